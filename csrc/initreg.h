@@ -1,0 +1,133 @@
+/*
+ * initreg.h -- the elementwise kernels of initreg's compiled core.
+ *
+ * Plain C99, no Python.  Every kernel comes as a float (_f32) and a double
+ * (_f64) pair, works on caller-owned, C-contiguous (row-major) buffers,
+ * allocates nothing and never fails: bad values (NaN, inf) propagate and are
+ * reported through return values, never through errno or aborts.
+ *
+ * The matrix products are not here: they are BLAS calls made from Cython.
+ * These kernels are everything around them, each fused into one pass:
+ *   forward   z <- f(z + b)                       (bias + activation)
+ *   backward  d <- d * f'(a), colsum(d)            (derivative from the stored
+ *                                                   activation, bias gradient)
+ *   loss      softmax / sigmoid / identity output with its loss, returning the
+ *             summed loss and writing d(mean loss)/d(logits)
+ *   update    the SGD step with momentum and the L1 / L2 penalties
+ */
+#ifndef INITREG_H
+#define INITREG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activation codes (the same numbers are used by the Cython layer). */
+enum ir_activation {
+    IR_IDENTITY = 0,
+    IR_TANH = 1,
+    IR_SIGMOID = 2,
+    IR_RELU = 3,
+    IR_LEAKY_RELU = 4
+};
+
+/* How the L1 term enters the update. */
+enum ir_l1_mode {
+    IR_L1_SUBGRADIENT = 0, /* w -= lr * l1 * sign(w), sign(0) = 0           */
+    IR_L1_PROXIMAL = 1,    /* soft-threshold by lr * l1 after the step      */
+    IR_L1_CUMULATIVE = 2   /* Tsuruoka et al. (2009) cumulative clipping    */
+};
+
+/* Hyper-parameters of one SGD update (see update.c for the formulas). */
+typedef struct {
+    double lr;        /* learning rate, > 0                                    */
+    double momentum;  /* mu in [0, 1); 0 skips the velocity buffer entirely    */
+    double l1;        /* L1 penalty weight lambda_1 >= 0                       */
+    double l2;        /* L2 penalty weight lambda_2 >= 0 (gradient 2*l2*w)     */
+    double cum_u;     /* cumulative mode: total L1 penalty per weight so far   */
+    int nesterov;     /* Nesterov momentum (PyTorch's formulation)             */
+    int l1_mode;      /* enum ir_l1_mode                                       */
+} ir_sgd_params;
+
+/* ---- vectorised elementary functions (tested error bounds in tests/) ---- */
+void ir_exp_f32(const float *x, float *y, size_t n);
+void ir_exp_f64(const double *x, double *y, size_t n);
+void ir_tanh_f32(const float *x, float *y, size_t n);
+void ir_tanh_f64(const double *x, double *y, size_t n);
+void ir_sigmoid_f32(const float *x, float *y, size_t n);
+void ir_sigmoid_f64(const double *x, double *y, size_t n);
+
+/* ---- dense layer: forward and backward elementwise passes ---------------- */
+/* z[i, j] <- f(z[i, j] + b[j]) for a (rows, cols) matrix.                     */
+void ir_bias_activation_f32(float *z, const float *b, size_t rows, size_t cols,
+                            int activation, float slope);
+void ir_bias_activation_f64(double *z, const double *b, size_t rows,
+                            size_t cols, int activation, double slope);
+
+/* d[i, j] <- d[i, j] * f'(z[i, j]) with f' computed from a = f(z);
+ * colsum[j] <- sum_i d[i, j] (the bias gradient of that layer).              */
+void ir_activation_backward_f32(float *d, const float *a, size_t rows,
+                                size_t cols, int activation, float slope,
+                                float *colsum);
+void ir_activation_backward_f64(double *d, const double *a, size_t rows,
+                                size_t cols, int activation, double slope,
+                                double *colsum);
+
+/* ---- output layer fused with its loss ------------------------------------ */
+/* Each returns the SUM over the batch of the per-sample loss (in double) and
+ * writes dz = d(loss_sum * scale)/dz and colsum[j] = sum_i dz[i, j].
+ * *n_correct counts correct predictions (argmax == label, or the sign of the
+ * logit against a 0/1 target); mse leaves it untouched.
+ *   softmax_xent: loss_i = logsumexp(z_i) - z_i[y_i], integer labels y.
+ *   sigmoid_bce:  loss_i = sum_j  max(z,0) - z t + log1p(exp(-|z|)).
+ *   mse:          loss_i = sum_j (z - t)^2.                                 */
+double ir_softmax_xent_f32(const float *z, const int64_t *labels, float *dz,
+                           float *colsum, size_t rows, size_t cols,
+                           float scale, int64_t *n_correct);
+double ir_softmax_xent_f64(const double *z, const int64_t *labels, double *dz,
+                           double *colsum, size_t rows, size_t cols,
+                           double scale, int64_t *n_correct);
+double ir_sigmoid_bce_f32(const float *z, const float *t, float *dz,
+                          float *colsum, size_t rows, size_t cols, float scale,
+                          int64_t *n_correct);
+double ir_sigmoid_bce_f64(const double *z, const double *t, double *dz,
+                          double *colsum, size_t rows, size_t cols,
+                          double scale, int64_t *n_correct);
+double ir_mse_f32(const float *z, const float *t, float *dz, float *colsum,
+                  size_t rows, size_t cols, float scale);
+double ir_mse_f64(const double *z, const double *t, double *dz, double *colsum,
+                  size_t rows, size_t cols, double scale);
+
+/* Row-wise softmax of a (rows, cols) matrix, in place (inference).           */
+void ir_softmax_rows_f32(float *z, size_t rows, size_t cols);
+void ir_softmax_rows_f64(double *z, size_t rows, size_t cols);
+
+/* ---- optimiser ------------------------------------------------------------ */
+/* One SGD step over n parameters w with gradient g (see update.c).
+ * v: velocity (used when momentum > 0), q: applied L1 penalty per weight
+ * (used in cumulative mode); either may be NULL when unused.
+ * An element whose new value would be NaN or inf keeps its old value; the
+ * return value counts such elements (0 on a healthy step).                  */
+size_t ir_sgd_update_f32(float *w, const float *g, float *v, float *q,
+                         size_t n, const ir_sgd_params *p);
+size_t ir_sgd_update_f64(double *w, const double *g, double *v, double *q,
+                         size_t n, const ir_sgd_params *p);
+
+/* Penalty of n weights: *abs_sum = sum|w|, *sq_sum = sum w^2 (in double);
+ * when g is not NULL, also g += l1 * sign(w) + 2 * l2 * w.                    */
+void ir_penalty_f32(const float *w, float *g, size_t n, double l1, double l2,
+                    double *abs_sum, double *sq_sum);
+void ir_penalty_f64(const double *w, double *g, size_t n, double l1,
+                    double l2, double *abs_sum, double *sq_sum);
+
+/* *sum += sum x, *sumsq += sum x^2, accumulated in double.                   */
+void ir_moments_f32(const float *x, size_t n, double *sum, double *sumsq);
+void ir_moments_f64(const double *x, size_t n, double *sum, double *sumsq);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* INITREG_H */

@@ -1,0 +1,110 @@
+/*
+ * kernels.c -- instantiates the type-generic kernels of kernels.inc for
+ * float (_f32) and double (_f64).  See initreg.h for the contracts.
+ *
+ * Build notes
+ * - Compiled with -O3 -ffp-contract=fast -fopenmp-simd (setup.py); no
+ *   -ffast-math, because NaN and inf must propagate to the divergence checks.
+ * - The hot loops are compiled three times (baseline x86-64, x86-64-v3 =
+ *   AVX2+FMA, x86-64-v4 = AVX-512) and the loader picks the best clone for
+ *   the CPU it runs on, so one portable wheel still gets wide vectors.
+ *   Results can therefore differ in the last bits between CPU generations.
+ */
+#include "initreg.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && \
+    !defined(INITREG_NO_CLONES)
+#define IR_HOT \
+    __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define IR_HOT
+#endif
+
+#if defined(__GNUC__)
+#define IR_INLINE static inline __attribute__((always_inline))
+#else
+#define IR_INLINE static inline
+#endif
+
+/* ---- float ---------------------------------------------------------------- */
+#define REAL float
+#define UINT uint32_t
+#define SFX(name) name##_f32
+#define REAL_MAX FLT_MAX
+#define MANT_BITS 23
+#define EXP_BIAS 127
+#define ROUND_MAGIC 12582912.0f /* 1.5 * 2^23: x + M rounds x to an integer */
+#define LOG2E 1.44269504088896341f
+#define LN2_HI 0.693145751953125f /* ln 2 split so that n * LN2_HI is exact */
+#define LN2_LO 1.42860682030941723212e-6f
+#define EXP_HI 88.72283935546875f /* ln(FLT_MAX): exp overflows above */
+#define EXP_LO -86.6f             /* exp flushes to 0 below (< 2.6e-38) */
+#define TANH_CLAMP 9.0f           /* tanh(9) rounds to 1 in float */
+/* e^r - 1 for |r| <= ln2 / 2: Taylor to r^7, truncation < 1.6e-8 relative. */
+IR_INLINE float ir_expm1_poly_f32(float r)
+{
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    return p * r;
+}
+#define EXPM1_POLY ir_expm1_poly_f32
+#include "kernels.inc"
+#undef REAL
+#undef UINT
+#undef SFX
+#undef REAL_MAX
+#undef MANT_BITS
+#undef EXP_BIAS
+#undef ROUND_MAGIC
+#undef LOG2E
+#undef LN2_HI
+#undef LN2_LO
+#undef EXP_HI
+#undef EXP_LO
+#undef TANH_CLAMP
+#undef EXPM1_POLY
+
+/* ---- double --------------------------------------------------------------- */
+#define REAL double
+#define UINT uint64_t
+#define SFX(name) name##_f64
+#define REAL_MAX DBL_MAX
+#define MANT_BITS 52
+#define EXP_BIAS 1023
+#define ROUND_MAGIC 6755399441055744.0 /* 1.5 * 2^52 */
+#define LOG2E 1.4426950408889634074
+#define LN2_HI 6.93147180369123816490e-01 /* fdlibm's split of ln 2 */
+#define LN2_LO 1.90821492927058770002e-10
+#define EXP_HI 709.782712893383973096 /* ln(DBL_MAX) */
+#define EXP_LO -707.7                 /* flush below (< 9e-308) */
+#define TANH_CLAMP 19.1               /* tanh(19.1) rounds to 1 in double */
+/* e^r - 1 for |r| <= ln2 / 2: Taylor to r^13, truncation < 2e-17 relative. */
+IR_INLINE double ir_expm1_poly_f64(double r)
+{
+    /* 1/k! for k = 13 .. 1, highest first (Horner) */
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    return p * r;
+}
+#define EXPM1_POLY ir_expm1_poly_f64
+#include "kernels.inc"
