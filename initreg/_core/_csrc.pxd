@@ -1,0 +1,180 @@
+# The C kernels of csrc/initreg.h, declared once, and fused-type dispatchers
+# so that Cython code calls one name for float32 and float64.
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+
+cdef extern from "initreg.h" nogil:
+    enum:
+        IR_IDENTITY
+        IR_TANH
+        IR_SIGMOID
+        IR_RELU
+        IR_LEAKY_RELU
+    enum:
+        IR_L1_SUBGRADIENT
+        IR_L1_PROXIMAL
+        IR_L1_CUMULATIVE
+
+    ctypedef struct ir_sgd_params:
+        double lr
+        double momentum
+        double l1
+        double l2
+        double cum_u
+        int nesterov
+        int l1_mode
+
+    void ir_exp_f32(const float *x, float *y, size_t n)
+    void ir_exp_f64(const double *x, double *y, size_t n)
+    void ir_tanh_f32(const float *x, float *y, size_t n)
+    void ir_tanh_f64(const double *x, double *y, size_t n)
+    void ir_sigmoid_f32(const float *x, float *y, size_t n)
+    void ir_sigmoid_f64(const double *x, double *y, size_t n)
+
+    void ir_bias_activation_f32(float *z, const float *b, size_t rows,
+                                size_t cols, int activation, float slope)
+    void ir_bias_activation_f64(double *z, const double *b, size_t rows,
+                                size_t cols, int activation, double slope)
+    void ir_activation_backward_f32(float *d, const float *a, size_t rows,
+                                    size_t cols, int activation, float slope,
+                                    float *colsum)
+    void ir_activation_backward_f64(double *d, const double *a, size_t rows,
+                                    size_t cols, int activation, double slope,
+                                    double *colsum)
+
+    double ir_softmax_xent_f32(const float *z, const int64_t *labels, float *dz,
+                               float *colsum, size_t rows, size_t cols,
+                               float scale, int64_t *n_correct)
+    double ir_softmax_xent_f64(const double *z, const int64_t *labels,
+                               double *dz, double *colsum, size_t rows,
+                               size_t cols, double scale, int64_t *n_correct)
+    double ir_sigmoid_bce_f32(const float *z, const float *t, float *dz,
+                              float *colsum, size_t rows, size_t cols,
+                              float scale, int64_t *n_correct)
+    double ir_sigmoid_bce_f64(const double *z, const double *t, double *dz,
+                              double *colsum, size_t rows, size_t cols,
+                              double scale, int64_t *n_correct)
+    double ir_mse_f32(const float *z, const float *t, float *dz, float *colsum,
+                      size_t rows, size_t cols, float scale)
+    double ir_mse_f64(const double *z, const double *t, double *dz,
+                      double *colsum, size_t rows, size_t cols, double scale)
+    void ir_softmax_rows_f32(float *z, size_t rows, size_t cols)
+    void ir_softmax_rows_f64(double *z, size_t rows, size_t cols)
+
+    size_t ir_sgd_update_f32(float *w, const float *g, float *v, float *q,
+                             size_t n, const ir_sgd_params *p)
+    size_t ir_sgd_update_f64(double *w, const double *g, double *v, double *q,
+                             size_t n, const ir_sgd_params *p)
+    void ir_penalty_f32(const float *w, float *g, size_t n, double l1,
+                        double l2, double *abs_sum, double *sq_sum)
+    void ir_penalty_f64(const double *w, double *g, size_t n, double l1,
+                        double l2, double *abs_sum, double *sq_sum)
+    void ir_moments_f32(const float *x, size_t n, double *sum, double *sumsq)
+    void ir_moments_f64(const double *x, size_t n, double *sum, double *sumsq)
+
+
+# ---- fused dispatchers: one name for both precisions -----------------------
+
+cdef inline void exp_(const floating *x, floating *y, size_t n) noexcept nogil:
+    if floating is float:
+        ir_exp_f32(x, y, n)
+    else:
+        ir_exp_f64(x, y, n)
+
+
+cdef inline void tanh_(const floating *x, floating *y, size_t n) noexcept nogil:
+    if floating is float:
+        ir_tanh_f32(x, y, n)
+    else:
+        ir_tanh_f64(x, y, n)
+
+
+cdef inline void sigmoid_(const floating *x, floating *y, size_t n) noexcept nogil:
+    if floating is float:
+        ir_sigmoid_f32(x, y, n)
+    else:
+        ir_sigmoid_f64(x, y, n)
+
+
+cdef inline void bias_activation(floating *z, const floating *b, size_t rows,
+                                 size_t cols, int activation,
+                                 floating slope) noexcept nogil:
+    if floating is float:
+        ir_bias_activation_f32(z, b, rows, cols, activation, slope)
+    else:
+        ir_bias_activation_f64(z, b, rows, cols, activation, slope)
+
+
+cdef inline void activation_backward(floating *d, const floating *a,
+                                     size_t rows, size_t cols, int activation,
+                                     floating slope,
+                                     floating *colsum) noexcept nogil:
+    if floating is float:
+        ir_activation_backward_f32(d, a, rows, cols, activation, slope, colsum)
+    else:
+        ir_activation_backward_f64(d, a, rows, cols, activation, slope, colsum)
+
+
+cdef inline double softmax_xent(const floating *z, const int64_t *labels,
+                                floating *dz, floating *colsum, size_t rows,
+                                size_t cols, floating scale,
+                                int64_t *n_correct) noexcept nogil:
+    if floating is float:
+        return ir_softmax_xent_f32(z, labels, dz, colsum, rows, cols, scale,
+                                   n_correct)
+    else:
+        return ir_softmax_xent_f64(z, labels, dz, colsum, rows, cols, scale,
+                                   n_correct)
+
+
+cdef inline double sigmoid_bce(const floating *z, const floating *t,
+                               floating *dz, floating *colsum, size_t rows,
+                               size_t cols, floating scale,
+                               int64_t *n_correct) noexcept nogil:
+    if floating is float:
+        return ir_sigmoid_bce_f32(z, t, dz, colsum, rows, cols, scale, n_correct)
+    else:
+        return ir_sigmoid_bce_f64(z, t, dz, colsum, rows, cols, scale, n_correct)
+
+
+cdef inline double mse(const floating *z, const floating *t, floating *dz,
+                       floating *colsum, size_t rows, size_t cols,
+                       floating scale) noexcept nogil:
+    if floating is float:
+        return ir_mse_f32(z, t, dz, colsum, rows, cols, scale)
+    else:
+        return ir_mse_f64(z, t, dz, colsum, rows, cols, scale)
+
+
+cdef inline void softmax_rows(floating *z, size_t rows, size_t cols) noexcept nogil:
+    if floating is float:
+        ir_softmax_rows_f32(z, rows, cols)
+    else:
+        ir_softmax_rows_f64(z, rows, cols)
+
+
+cdef inline size_t sgd_update(floating *w, const floating *g, floating *v,
+                              floating *q, size_t n,
+                              const ir_sgd_params *p) noexcept nogil:
+    if floating is float:
+        return ir_sgd_update_f32(w, g, v, q, n, p)
+    else:
+        return ir_sgd_update_f64(w, g, v, q, n, p)
+
+
+cdef inline void penalty(const floating *w, floating *g, size_t n, double l1,
+                         double l2, double *abs_sum,
+                         double *sq_sum) noexcept nogil:
+    if floating is float:
+        ir_penalty_f32(w, g, n, l1, l2, abs_sum, sq_sum)
+    else:
+        ir_penalty_f64(w, g, n, l1, l2, abs_sum, sq_sum)
+
+
+cdef inline void moments(const floating *x, size_t n, double *sum,
+                         double *sumsq) noexcept nogil:
+    if floating is float:
+        ir_moments_f32(x, n, sum, sumsq)
+    else:
+        ir_moments_f64(x, n, sum, sumsq)

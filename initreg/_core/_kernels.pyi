@@ -1,0 +1,39 @@
+import numpy as np
+import numpy.typing as npt
+
+_F = npt.NDArray[np.floating]
+
+IDENTITY: int
+TANH: int
+SIGMOID: int
+RELU: int
+LEAKY_RELU: int
+L1_SUBGRADIENT: int
+L1_PROXIMAL: int
+L1_CUMULATIVE: int
+
+def exp(x: _F) -> _F: ...
+def tanh(x: _F) -> _F: ...
+def sigmoid(x: _F) -> _F: ...
+def bias_activation(z: _F, b: _F, activation: int, slope: float = ...) -> None: ...
+def activation_backward(d: _F, a: _F, activation: int, slope: float = ...) -> _F: ...
+def softmax_xent(z: _F, labels: npt.NDArray[np.int64]) -> tuple[float, _F, _F, int]: ...
+def sigmoid_bce(z: _F, t: _F) -> tuple[float, _F, _F, int]: ...
+def mse(z: _F, t: _F) -> tuple[float, _F, _F]: ...
+def softmax_rows(z: _F) -> None: ...
+def sgd_update(
+    w: _F,
+    g: _F,
+    v: _F | None = ...,
+    q: _F | None = ...,
+    *,
+    lr: float,
+    momentum: float = ...,
+    l1: float = ...,
+    l2: float = ...,
+    cum_u: float = ...,
+    nesterov: bool = ...,
+    l1_mode: int = ...,
+) -> int: ...
+def penalty(w: _F, g: _F | None = ..., l1: float = ..., l2: float = ...) -> tuple[float, float]: ...
+def moments(x: _F) -> tuple[float, float]: ...

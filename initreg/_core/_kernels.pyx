@@ -1,0 +1,215 @@
+"""Thin Python entry points to the elementwise C kernels of ``csrc/``.
+
+Each function takes C-contiguous float32 or float64 arrays of matching
+dtypes (a fused-type dispatch picks the precision), releases the GIL around
+one kernel call, and checks only what would otherwise read or write out of
+bounds.  They exist for the tests and for the Python layers that need one
+kernel alone (softmax for ``predict_proba``, say); training runs through
+:mod:`initreg._core._network`.
+"""
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+import numpy as np
+
+from initreg._core cimport _csrc as k
+
+# Activation and L1-mode codes, shared with csrc/initreg.h.
+IDENTITY = k.IR_IDENTITY
+TANH = k.IR_TANH
+SIGMOID = k.IR_SIGMOID
+RELU = k.IR_RELU
+LEAKY_RELU = k.IR_LEAKY_RELU
+L1_SUBGRADIENT = k.IR_L1_SUBGRADIENT
+L1_PROXIMAL = k.IR_L1_PROXIMAL
+L1_CUMULATIVE = k.IR_L1_CUMULATIVE
+
+
+cdef inline _like(const floating[:, ::1] x):
+    return np.empty((x.shape[0], x.shape[1]),
+                    dtype=np.float32 if floating is float else np.float64)
+
+
+cdef _same_shape(x, y, str what):
+    if tuple(x.shape[:x.ndim]) != tuple(y.shape[:y.ndim]):
+        raise ValueError(f"{what}: shapes {tuple(x.shape[:x.ndim])} and "
+                         f"{tuple(y.shape[:y.ndim])} differ")
+
+
+def exp(const floating[::1] x):
+    """exp(x) elementwise: vectorised, a few ulp; +inf / 0 beyond the range."""
+    out = np.empty(x.shape[0], dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] y = out
+    if x.shape[0]:
+        with nogil:
+            k.exp_(&x[0], &y[0], x.shape[0])
+    return out
+
+
+def tanh(const floating[::1] x):
+    """tanh(x) elementwise: vectorised, a few ulp, exact +-1 limits."""
+    out = np.empty(x.shape[0], dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] y = out
+    if x.shape[0]:
+        with nogil:
+            k.tanh_(&x[0], &y[0], x.shape[0])
+    return out
+
+
+def sigmoid(const floating[::1] x):
+    """1 / (1 + exp(-x)) elementwise: vectorised, exact 0 / 1 limits."""
+    out = np.empty(x.shape[0], dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] y = out
+    if x.shape[0]:
+        with nogil:
+            k.sigmoid_(&x[0], &y[0], x.shape[0])
+    return out
+
+
+def bias_activation(floating[:, ::1] z, const floating[::1] b, int activation,
+                    double slope=0.0):
+    """In place: z[i, j] <- f(z[i, j] + b[j]); returns z's base array."""
+    if b.shape[0] != z.shape[1]:
+        raise ValueError(f"bias has {b.shape[0]} entries for {z.shape[1]} columns")
+    if z.shape[0] and z.shape[1]:
+        with nogil:
+            k.bias_activation(&z[0, 0], &b[0], z.shape[0], z.shape[1],
+                              activation, <floating> slope)
+
+
+def activation_backward(floating[:, ::1] d, const floating[:, ::1] a,
+                        int activation, double slope=0.0):
+    """In place: d <- d * f'(z), f' taken from a = f(z); returns colsum(d)."""
+    _same_shape(d, a, "activation_backward")
+    colsum = np.zeros(d.shape[1], dtype=np.float32 if floating is float else np.float64)
+    cdef floating[::1] cs = colsum
+    if d.shape[0] and d.shape[1]:
+        with nogil:
+            k.activation_backward(&d[0, 0], &a[0, 0], d.shape[0], d.shape[1],
+                                  activation, <floating> slope, &cs[0])
+    return colsum
+
+
+def softmax_xent(const floating[:, ::1] z, const int64_t[::1] labels):
+    """Softmax + cross-entropy of logits z (rows, cols) against labels in
+    [0, cols).  Returns (summed loss, d(mean loss)/dz, colsum of it, correct)."""
+    if labels.shape[0] != z.shape[0]:
+        raise ValueError("one label per row is needed")
+    for i in range(labels.shape[0]):
+        if not 0 <= labels[i] < z.shape[1]:
+            raise ValueError(f"label {labels[i]} outside [0, {z.shape[1]})")
+    dz = _like(z)
+    colsum = np.zeros(z.shape[1], dtype=dz.dtype)
+    cdef floating[:, ::1] g = dz
+    cdef floating[::1] cs = colsum
+    cdef int64_t correct = 0
+    cdef double loss = 0
+    if z.shape[0] and z.shape[1]:
+        with nogil:
+            loss = k.softmax_xent(&z[0, 0], &labels[0], &g[0, 0], &cs[0],
+                                  z.shape[0], z.shape[1],
+                                  <floating> (1.0 / z.shape[0]), &correct)
+    return loss, dz, colsum, int(correct)
+
+
+def sigmoid_bce(const floating[:, ::1] z, const floating[:, ::1] t):
+    """Sigmoid + binary cross-entropy, mean over all elements.  Returns
+    (summed loss, d(mean loss)/dz, colsum of it, correct sign count)."""
+    _same_shape(z, t, "sigmoid_bce")
+    dz = _like(z)
+    colsum = np.zeros(z.shape[1], dtype=dz.dtype)
+    cdef floating[:, ::1] g = dz
+    cdef floating[::1] cs = colsum
+    cdef int64_t correct = 0
+    cdef double loss = 0
+    if z.shape[0] and z.shape[1]:
+        with nogil:
+            loss = k.sigmoid_bce(&z[0, 0], &t[0, 0], &g[0, 0], &cs[0],
+                                 z.shape[0], z.shape[1],
+                                 <floating> (1.0 / (z.shape[0] * z.shape[1])),
+                                 &correct)
+    return loss, dz, colsum, int(correct)
+
+
+def mse(const floating[:, ::1] z, const floating[:, ::1] t):
+    """Squared error, mean over all elements.  Returns (summed loss,
+    d(mean loss)/dz, colsum of it)."""
+    _same_shape(z, t, "mse")
+    dz = _like(z)
+    colsum = np.zeros(z.shape[1], dtype=dz.dtype)
+    cdef floating[:, ::1] g = dz
+    cdef floating[::1] cs = colsum
+    cdef double loss = 0
+    if z.shape[0] and z.shape[1]:
+        with nogil:
+            loss = k.mse(&z[0, 0], &t[0, 0], &g[0, 0], &cs[0], z.shape[0],
+                         z.shape[1], <floating> (1.0 / (z.shape[0] * z.shape[1])))
+    return loss, dz, colsum
+
+
+def softmax_rows(floating[:, ::1] z):
+    """In place: each row of z becomes its softmax (stable)."""
+    if z.shape[0] and z.shape[1]:
+        with nogil:
+            k.softmax_rows(&z[0, 0], z.shape[0], z.shape[1])
+
+
+def sgd_update(floating[::1] w, const floating[::1] g, v=None, q=None, *,
+               double lr, double momentum=0.0, double l1=0.0, double l2=0.0,
+               double cum_u=0.0, bint nesterov=False, int l1_mode=0):
+    """One fused SGD step over w in place (see csrc/kernels.inc for the
+    formulas).  v: velocity, q: applied cumulative L1 penalty, updated in
+    place when given.  Returns the number of elements left unchanged because
+    their new value was not finite."""
+    _same_shape(w, g, "sgd_update")
+    cdef floating[::1] vv, qv
+    cdef floating *vp = NULL
+    cdef floating *qp = NULL
+    if v is not None:
+        vv = v
+        _same_shape(w, vv, "sgd_update velocity")
+        if vv.shape[0]:
+            vp = &vv[0]
+    if q is not None:
+        qv = q
+        _same_shape(w, qv, "sgd_update cumulative penalty")
+        if qv.shape[0]:
+            qp = &qv[0]
+    cdef k.ir_sgd_params p
+    p.lr = lr
+    p.momentum = momentum
+    p.l1 = l1
+    p.l2 = l2
+    p.cum_u = cum_u
+    p.nesterov = nesterov
+    p.l1_mode = l1_mode
+    cdef size_t bad = 0
+    if w.shape[0]:
+        with nogil:
+            bad = k.sgd_update(&w[0], &g[0], vp, qp, w.shape[0], &p)
+    return bad
+
+
+def penalty(const floating[::1] w, g=None, double l1=0.0, double l2=0.0):
+    """(sum|w|, sum w^2) in double; if g is given, g += l1 sign(w) + 2 l2 w."""
+    cdef floating[::1] gv
+    cdef floating *gp = NULL
+    if g is not None:
+        gv = g
+        _same_shape(w, gv, "penalty")
+        if gv.shape[0]:
+            gp = &gv[0]
+    cdef double a = 0, s = 0
+    if w.shape[0]:
+        with nogil:
+            k.penalty(&w[0], gp, w.shape[0], l1, l2, &a, &s)
+    return a, s
+
+
+def moments(const floating[::1] x):
+    """(sum x, sum x^2), accumulated in double."""
+    cdef double s = 0, ss = 0
+    if x.shape[0]:
+        with nogil:
+            k.moments(&x[0], x.shape[0], &s, &ss)
+    return s, ss

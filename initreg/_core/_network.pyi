@@ -1,0 +1,74 @@
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+OK: int
+DIVERGED: int
+INTERRUPTED: int
+SOFTMAX_XENT: int
+SIGMOID_BCE: int
+MSE: int
+STAT_COLUMNS: tuple[str, ...]
+
+class Network:
+    is_f64: bool
+    dtype: np.dtype
+    params: npt.NDArray[np.floating]
+    grads: npt.NDArray[np.floating]
+    velocity: npt.NDArray[np.floating] | None
+    cumq: npt.NDArray[np.floating] | None
+    cum_u: float
+    def __init__(
+        self,
+        layer_sizes: Sequence[int],
+        activations: Sequence[int],
+        slopes: Sequence[float],
+        loss: int,
+        double: bool,
+    ) -> None: ...
+    @property
+    def n_weights(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+    def layout(self) -> list[tuple[int, int, int, int]]: ...
+    def reserve(self, rows: int) -> None: ...
+    def reset_optimizer(self) -> None: ...
+    def layer_outputs(
+        self, rows: int
+    ) -> tuple[list[npt.NDArray[np.floating]], list[npt.NDArray[np.floating]]]: ...
+    def forward(self, X: npt.NDArray[np.floating], out: npt.NDArray[np.floating]) -> None: ...
+    def evaluate(self, X: npt.NDArray[np.floating], T: npt.NDArray) -> tuple[float, int]: ...
+    def loss_and_gradients(self, X: npt.NDArray[np.floating], T: npt.NDArray) -> float: ...
+    def penalty(
+        self, l1: float, l2: float, regularize_bias: bool = ..., add_to_gradient: bool = ...
+    ) -> tuple[float, float]: ...
+    def step(
+        self,
+        X: npt.NDArray[np.floating],
+        T: npt.NDArray,
+        lr: float,
+        momentum: float = ...,
+        nesterov: bool = ...,
+        l1: float = ...,
+        l2: float = ...,
+        l1_mode: int = ...,
+        regularize_bias: bool = ...,
+    ) -> tuple[int, float, int]: ...
+    def train_epoch(
+        self,
+        X: npt.NDArray[np.floating],
+        T: npt.NDArray,
+        order: npt.NDArray[np.int64],
+        batch_size: int,
+        lr: float,
+        momentum: float = ...,
+        nesterov: bool = ...,
+        l1: float = ...,
+        l2: float = ...,
+        l1_mode: int = ...,
+        regularize_bias: bool = ...,
+        stats: npt.NDArray[np.float64] | None = ...,
+        batch_losses: npt.NDArray[np.float64] | None = ...,
+        check_signals: bool = ...,
+    ) -> tuple[int, float, int, int, int, BaseException | None]: ...

@@ -1,0 +1,672 @@
+"""The training engine of a dense network (multi-layer perceptron).
+
+A :class:`Network` owns one flat parameter buffer (every weight matrix, then
+every bias vector), a gradient buffer of the same layout, the optimiser state
+and a workspace of activations and deltas sized for a batch capacity,
+allocated once and reused.  Its methods run the forward pass, the loss, the
+backward pass and the fused update -- one training step, or a whole epoch of
+minibatch SGD -- as one compiled call with the GIL released.
+
+Layer l maps (rows, fan_in) to (rows, fan_out): Z = A W + b with W of shape
+(fan_in, fan_out), row-major, as scikit-learn's ``coefs_``.
+
+Nothing here validates user input: :mod:`initreg.model` does that.  The engine
+only checks that each buffer it is handed has the byte size it expects, so a
+caller's mistake raises instead of reading out of bounds.
+"""
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE, PyBuffer_Release,
+                             PyObject_GetBuffer)
+from cython cimport floating
+from libc.math cimport isfinite
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+import numpy as np
+
+from initreg._core cimport _csrc as k
+from initreg._core._blas cimport NoTrans, Trans, gemm
+
+
+cdef extern from "Python.h":
+    # Declared without an exception spec: the epoch loop looks at the -1
+    # itself and stops cleanly, leaving the KeyboardInterrupt pending.
+    int PyErr_CheckSignals()
+
+
+cdef enum Status:
+    STATUS_OK = 0
+    STATUS_DIVERGED = 1     # non-finite loss, or an update that overflowed
+    STATUS_INTERRUPTED = 2  # a signal handler raised between two batches
+
+cdef enum Loss:
+    LOSS_SOFTMAX_XENT = 0   # softmax output, cross-entropy on integer labels
+    LOSS_SIGMOID_BCE = 1    # sigmoid output, binary cross-entropy on 0/1 targets
+    LOSS_MSE = 2            # identity output, mean squared error
+
+OK = STATUS_OK
+DIVERGED = STATUS_DIVERGED
+INTERRUPTED = STATUS_INTERRUPTED
+SOFTMAX_XENT = LOSS_SOFTMAX_XENT
+SIGMOID_BCE = LOSS_SIGMOID_BCE
+MSE = LOSS_MSE
+#: Columns of the per-layer statistics recorded by :meth:`Network.train_epoch`.
+STAT_COLUMNS = ("act_sum", "act_sumsq", "dz_sum", "dz_sumsq", "dw_sum", "dw_sumsq")
+cdef enum:
+    N_STATS = 6
+
+
+cdef struct Layer:
+    int fan_in
+    int fan_out
+    Py_ssize_t w_off      # W in the parameter buffer: (fan_in, fan_out)
+    Py_ssize_t b_off      # b in the parameter buffer: (fan_out,)
+    Py_ssize_t act_col    # output block at acts + capacity * act_col
+    Py_ssize_t delta_col  # dZ block at deltas + capacity * delta_col
+    int activation
+    double slope
+
+
+cdef struct Net:
+    int n_layers
+    int loss
+    Layer *layers
+    int n_in
+    int n_out
+    Py_ssize_t n_weights
+    Py_ssize_t n_params
+    Py_ssize_t capacity   # rows of every workspace block
+    void *params
+    void *grads
+    void *acts            # (capacity, n_in) input block, then each output
+    void *deltas          # each layer's dZ block
+    void *targets         # capacity labels, or (capacity, n_out) targets
+
+
+cdef struct Opt:
+    k.ir_sgd_params w     # applied to the weights
+    k.ir_sgd_params b     # applied to the biases
+    void *velocity        # NULL without momentum
+    void *cumq            # NULL unless the cumulative L1 mode is on
+
+
+cdef struct Totals:
+    double loss_sum       # sum over batches of mean batch loss * batch rows
+    int64_t n_correct
+    Py_ssize_t n_seen
+    Py_ssize_t steps
+
+
+# ---- the compiled passes (fused over float / double) -----------------------
+
+cdef void forward(Net *net, const floating *x, int rows) noexcept nogil:
+    """Every layer: Z = A W (BLAS), then A' = f(Z + b) in one pass."""
+    cdef floating *P = <floating *> net.params
+    cdef floating *out
+    cdef const floating *inp = x
+    cdef Layer *L
+    cdef int l
+    for l in range(net.n_layers):
+        L = &net.layers[l]
+        out = <floating *> net.acts + net.capacity * L.act_col
+        gemm(NoTrans, NoTrans, rows, L.fan_out, L.fan_in, <floating> 1, inp,
+             L.fan_in, P + L.w_off, L.fan_out, <floating> 0, out, L.fan_out)
+        k.bias_activation(out, P + L.b_off, rows, L.fan_out, L.activation,
+                          <floating> L.slope)
+        inp = out
+
+
+cdef double output_loss(Net *net, floating *acts, const void *targets,
+                        int rows, int64_t *n_correct) noexcept nogil:
+    """Mean loss of the batch; writes dZ of the last layer and its db."""
+    cdef Layer *L = &net.layers[net.n_layers - 1]
+    cdef floating *z = acts + net.capacity * L.act_col
+    cdef floating *dz = <floating *> net.deltas + net.capacity * L.delta_col
+    cdef floating *db = <floating *> net.grads + L.b_off
+    cdef floating scale
+    if net.loss == LOSS_SOFTMAX_XENT:
+        scale = <floating> (1.0 / rows)
+        return scale * k.softmax_xent(z, <const int64_t *> targets, dz, db,
+                                      rows, L.fan_out, scale, n_correct)
+    scale = <floating> (1.0 / (<double> rows * L.fan_out))
+    if net.loss == LOSS_SIGMOID_BCE:
+        return scale * k.sigmoid_bce(z, <const floating *> targets, dz, db,
+                                     rows, L.fan_out, scale, n_correct)
+    return scale * k.mse(z, <const floating *> targets, dz, db, rows,
+                         L.fan_out, scale)
+
+
+cdef void backward(Net *net, const floating *x, int rows) noexcept nogil:
+    """From the last layer's dZ: dW = A^T dZ, and for every layer below,
+    dZ' = (dZ W^T) * f'(A) with db' = colsum(dZ') fused in the same pass."""
+    cdef floating *P = <floating *> net.params
+    cdef floating *G = <floating *> net.grads
+    cdef floating *A = <floating *> net.acts
+    cdef floating *D = <floating *> net.deltas
+    cdef const floating *inp
+    cdef floating *dz
+    cdef floating *dprev
+    cdef Layer *L
+    cdef Layer *below
+    cdef int l
+    for l in range(net.n_layers - 1, -1, -1):
+        L = &net.layers[l]
+        dz = D + net.capacity * L.delta_col
+        if l == 0:
+            inp = x
+        else:
+            below = &net.layers[l - 1]
+            inp = A + net.capacity * below.act_col
+        gemm(Trans, NoTrans, L.fan_in, L.fan_out, rows, <floating> 1, inp,
+             L.fan_in, dz, L.fan_out, <floating> 0, G + L.w_off, L.fan_out)
+        if l == 0:
+            break  # no gradient with respect to the input is needed
+        dprev = D + net.capacity * below.delta_col
+        gemm(NoTrans, Trans, rows, L.fan_in, L.fan_out, <floating> 1, dz,
+             L.fan_out, P + L.w_off, L.fan_out, <floating> 0, dprev, L.fan_in)
+        k.activation_backward(dprev, inp, rows, L.fan_in, below.activation,
+                              <floating> below.slope, G + below.b_off)
+
+
+cdef size_t update(Net *net, Opt *opt, floating *P) noexcept nogil:
+    """The fused SGD step: one pass over the weights (with the penalties),
+    one over the biases.  Returns the count of non-finite results."""
+    cdef floating *G = <floating *> net.grads
+    cdef floating *V = <floating *> opt.velocity
+    cdef floating *Q = <floating *> opt.cumq
+    cdef Py_ssize_t nw = net.n_weights
+    cdef size_t bad = k.sgd_update(P, G, V, Q, nw, &opt.w)
+    bad += k.sgd_update(P + nw, G + nw, V + nw if V != NULL else NULL,
+                        Q + nw if Q != NULL else NULL, net.n_params - nw,
+                        &opt.b)
+    return bad
+
+
+cdef Status train_step(Net *net, Opt *opt, const floating *x,
+                       const void *targets, int rows, double *loss,
+                       int64_t *n_correct) noexcept nogil:
+    """Forward, loss, backward, update.  A non-finite loss returns before the
+    update, so the parameters stay those of the last finite step."""
+    forward(net, x, rows)
+    loss[0] = output_loss(net, <floating *> net.acts, targets, rows, n_correct)
+    if not isfinite(loss[0]):
+        return STATUS_DIVERGED
+    backward(net, x, rows)
+    if opt.cumq != NULL:  # the total L1 penalty any weight could have had
+        opt.w.cum_u += opt.w.lr * opt.w.l1
+        opt.b.cum_u += opt.b.lr * opt.b.l1
+    if update(net, opt, <floating *> net.params) != 0:
+        return STATUS_DIVERGED
+    return STATUS_OK
+
+
+cdef void record_stats(Net *net, floating *acts, int rows,
+                       double *stats) noexcept nogil:
+    """Adds this step's per-layer sums (see STAT_COLUMNS) to stats."""
+    cdef floating *D = <floating *> net.deltas
+    cdef floating *G = <floating *> net.grads
+    cdef Layer *L
+    cdef double *s
+    cdef int l
+    for l in range(net.n_layers):
+        L = &net.layers[l]
+        s = stats + N_STATS * l
+        k.moments(acts + net.capacity * L.act_col, <size_t> rows * L.fan_out,
+                  &s[0], &s[1])
+        k.moments(D + net.capacity * L.delta_col, <size_t> rows * L.fan_out,
+                  &s[2], &s[3])
+        k.moments(G + L.w_off, <size_t> L.fan_in * L.fan_out, &s[4], &s[5])
+
+
+cdef void gather(Net *net, const floating *X, const void *T,
+                 const int64_t *rows_idx, int rows) noexcept nogil:
+    """Copies the rows X[rows_idx] and their targets into the workspace."""
+    cdef floating *xin = <floating *> net.acts
+    cdef size_t row_bytes = net.n_in * sizeof(floating)
+    cdef size_t t_bytes = net.n_out * sizeof(floating)
+    cdef int i
+    for i in range(rows):
+        memcpy(xin + <Py_ssize_t> i * net.n_in,
+               X + rows_idx[i] * net.n_in, row_bytes)
+    if net.loss == LOSS_SOFTMAX_XENT:
+        for i in range(rows):
+            (<int64_t *> net.targets)[i] = (<const int64_t *> T)[rows_idx[i]]
+    else:
+        for i in range(rows):
+            memcpy(<floating *> net.targets + <Py_ssize_t> i * net.n_out,
+                   <const floating *> T + rows_idx[i] * net.n_out, t_bytes)
+
+
+cdef Status train_epoch(Net *net, Opt *opt, const floating *X, const void *T,
+                        const int64_t *order, Py_ssize_t n, int batch,
+                        bint check_signals, double *stats,
+                        double *batch_losses, Totals *tot) noexcept nogil:
+    """Minibatch SGD over the samples in the given order; stops at the first
+    non-finite loss or update, or when a signal handler raises."""
+    cdef Py_ssize_t start = 0
+    cdef int rows
+    cdef double loss
+    cdef Status status
+    while start < n:
+        rows = <int> min(<Py_ssize_t> batch, n - start)
+        start += rows
+        gather(net, X, T, order + start - rows, rows)
+        status = train_step(net, opt, <floating *> net.acts, net.targets,
+                            rows, &loss, &tot.n_correct)
+        if status != STATUS_OK:
+            return status
+        tot.loss_sum += loss * rows
+        tot.n_seen += rows
+        batch_losses[tot.steps] = loss
+        tot.steps += 1
+        if stats != NULL:
+            record_stats(net, <floating *> net.acts, rows, stats)
+        if check_signals:
+            with gil:
+                if PyErr_CheckSignals() != 0:
+                    return STATUS_INTERRUPTED
+    return STATUS_OK
+
+
+cdef void predict_logits(Net *net, const floating *X, Py_ssize_t n,
+                         floating *out) noexcept nogil:
+    """Last-layer outputs for n rows, capacity rows at a time."""
+    cdef Layer *last = &net.layers[net.n_layers - 1]
+    cdef Py_ssize_t start = 0
+    cdef int rows
+    while start < n:
+        rows = <int> min(net.capacity, n - start)
+        forward(net, X + start * net.n_in, rows)
+        memcpy(out + start * net.n_out,
+               <floating *> net.acts + net.capacity * last.act_col,
+               <size_t> rows * net.n_out * sizeof(floating))
+        start += rows
+
+
+cdef double evaluate(Net *net, const floating *X, const void *T, Py_ssize_t n,
+                     int64_t *n_correct) noexcept nogil:
+    """Mean loss over n rows, capacity rows at a time (no update)."""
+    cdef Py_ssize_t start = 0
+    cdef int rows
+    cdef double total = 0
+    cdef const void *t
+    while start < n:
+        rows = <int> min(net.capacity, n - start)
+        forward(net, X + start * net.n_in, rows)
+        if net.loss == LOSS_SOFTMAX_XENT:
+            t = <const int64_t *> T + start
+        else:
+            t = <const floating *> T + start * net.n_out
+        total += rows * output_loss(net, <floating *> net.acts, t, rows,
+                                    n_correct)
+        start += rows
+    return total / n
+
+
+# ---- the Python-facing engine ----------------------------------------------
+
+cdef void *_address(object a, Py_ssize_t nbytes, bint writable) except NULL:
+    """Address of a C-contiguous buffer of exactly nbytes bytes."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(a, &view, PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0))
+    cdef void *p = view.buf
+    cdef Py_ssize_t got = view.len
+    PyBuffer_Release(&view)
+    if got != nbytes:
+        raise ValueError(f"engine buffer of {got} bytes where {nbytes} were expected")
+    if p == NULL:
+        raise ValueError("engine buffer is empty")
+    return p
+
+
+cdef class Network:
+    """Parameters, gradients, optimiser state and workspace of one network.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[n_in, n_1, ..., n_out]``, at least two entries.
+    activations : sequence of int
+        One activation code per layer (``_kernels.TANH``, ...); the last
+        layer's code is ignored: it is always the identity (logits), and the
+        output non-linearity lives in the loss.
+    slopes : sequence of float
+        The leaky-ReLU slope of each layer (ignored for other activations).
+    loss : int
+        ``SOFTMAX_XENT``, ``SIGMOID_BCE`` or ``MSE``.
+    double : bool
+        float64 when true, float32 otherwise.
+    """
+    cdef Net net
+    cdef readonly bint is_f64
+    cdef readonly object dtype
+    cdef readonly object params
+    cdef readonly object grads
+    cdef readonly object velocity
+    cdef readonly object cumq
+    cdef public double cum_u
+    cdef object _acts, _deltas, _targets
+    cdef Py_ssize_t _act_width, _delta_width
+    cdef int _busy
+
+    def __cinit__(self, layer_sizes, activations, slopes, int loss, bint double):
+        sizes = [int(s) for s in layer_sizes]
+        cdef int n_layers = len(sizes) - 1
+        cdef int l
+        self.net.layers = <Layer *> malloc(max(n_layers, 1) * sizeof(Layer))
+        if self.net.layers == NULL:
+            raise MemoryError()
+        self.net.n_layers = n_layers
+        self.net.loss = loss
+        self.net.n_in = sizes[0]
+        self.net.n_out = sizes[n_layers]
+        self.is_f64 = double
+        self.dtype = np.dtype(np.float64 if double else np.float32)
+        cdef Py_ssize_t w_off = 0, act_col = sizes[0], delta_col = 0
+        cdef Layer *L
+        for l in range(n_layers):
+            L = &self.net.layers[l]
+            L.fan_in = sizes[l]
+            L.fan_out = sizes[l + 1]
+            L.w_off = w_off
+            L.act_col = act_col
+            L.delta_col = delta_col
+            L.activation = k.IR_IDENTITY if l == n_layers - 1 else activations[l]
+            L.slope = slopes[l]
+            w_off += <Py_ssize_t> L.fan_in * L.fan_out
+            act_col += L.fan_out
+            delta_col += L.fan_out
+        self.net.n_weights = w_off
+        for l in range(n_layers):  # the biases follow all the weights
+            L = &self.net.layers[l]
+            L.b_off = w_off
+            w_off += L.fan_out
+        self.net.n_params = w_off
+        self._act_width = act_col
+        self._delta_width = delta_col
+        self.params = np.zeros(self.net.n_params, dtype=self.dtype)
+        self.grads = np.zeros(self.net.n_params, dtype=self.dtype)
+        self.net.params = _address(self.params, self.params.nbytes, True)
+        self.net.grads = _address(self.grads, self.grads.nbytes, True)
+        self.net.capacity = 0
+        self.velocity = None
+        self.cumq = None
+        self.cum_u = 0.0
+
+    def __dealloc__(self):
+        free(self.net.layers)
+
+    @property
+    def n_weights(self):
+        """Number of weight entries (the first part of ``params``)."""
+        return self.net.n_weights
+
+    @property
+    def capacity(self):
+        """Rows the workspace holds at present."""
+        return self.net.capacity
+
+    def layout(self):
+        """[(w_offset, fan_in, fan_out, b_offset)] for every layer."""
+        return [(self.net.layers[l].w_off, self.net.layers[l].fan_in,
+                 self.net.layers[l].fan_out, self.net.layers[l].b_off)
+                for l in range(self.net.n_layers)]
+
+    def reserve(self, Py_ssize_t rows):
+        """Grows the workspace to hold at least ``rows`` rows (never shrinks)."""
+        if rows <= self.net.capacity:
+            return
+        self._acts = np.empty(rows * self._act_width, dtype=self.dtype)
+        self._deltas = np.empty(rows * self._delta_width, dtype=self.dtype)
+        if self.net.loss == LOSS_SOFTMAX_XENT:
+            self._targets = np.empty(rows, dtype=np.int64)
+        else:
+            self._targets = np.empty(rows * self.net.n_out, dtype=self.dtype)
+        self.net.acts = _address(self._acts, self._acts.nbytes, True)
+        self.net.deltas = _address(self._deltas, self._deltas.nbytes, True)
+        self.net.targets = _address(self._targets, self._targets.nbytes, True)
+        self.net.capacity = rows
+
+    def reset_optimizer(self):
+        """Forgets the momentum buffer and the cumulative L1 penalty."""
+        self.velocity = None
+        self.cumq = None
+        self.cum_u = 0.0
+
+    def layer_outputs(self, int rows):
+        """Copies of the last pass's per-layer outputs (rows, fan_out) and
+        dZ blocks (the latter meaningful after a backward pass)."""
+        cdef Layer *L
+        cdef Py_ssize_t cap = self.net.capacity
+        cdef int l
+        outs, deltas = [], []
+        for l in range(self.net.n_layers):
+            L = &self.net.layers[l]
+            a = self._acts[cap * L.act_col: cap * L.act_col + rows * L.fan_out]
+            d = self._deltas[cap * L.delta_col: cap * L.delta_col + rows * L.fan_out]
+            outs.append(a.reshape(rows, L.fan_out).copy())
+            deltas.append(d.reshape(rows, L.fan_out).copy())
+        return outs, deltas
+
+    # -- guarding the shared workspace ---------------------------------------
+
+    cdef int _enter(self) except -1:
+        # Checked and set while holding the GIL, so two threads cannot both
+        # get past it; the workspace is then used by one call at a time.
+        if self._busy:
+            raise RuntimeError(
+                "this model is already training or predicting in another "
+                "thread; use one model per thread (or a lock)")
+        self._busy = 1
+        return 0
+
+    cdef void _leave(self) noexcept:
+        self._busy = 0
+
+    cdef Opt _opt(self, double lr, double momentum, bint nesterov, double l1,
+                  double l2, int l1_mode, bint regularize_bias) except *:
+        cdef Opt o
+        o.w.lr = lr
+        o.w.momentum = momentum
+        o.w.nesterov = nesterov
+        o.w.l1 = l1
+        o.w.l2 = l2
+        o.w.l1_mode = l1_mode
+        o.w.cum_u = self.cum_u
+        o.b = o.w
+        if not regularize_bias:
+            o.b.l1 = 0.0
+            o.b.l2 = 0.0
+            o.b.l1_mode = k.IR_L1_SUBGRADIENT
+        o.velocity = NULL
+        o.cumq = NULL
+        if momentum != 0.0:
+            if self.velocity is None:
+                self.velocity = np.zeros_like(self.params)
+            o.velocity = _address(self.velocity, self.params.nbytes, True)
+        if l1_mode == k.IR_L1_CUMULATIVE and l1 != 0.0:
+            if self.cumq is None:
+                self.cumq = np.zeros_like(self.params)
+            o.cumq = _address(self.cumq, self.params.nbytes, True)
+        return o
+
+    cdef Py_ssize_t _target_bytes(self, Py_ssize_t rows):
+        if self.net.loss == LOSS_SOFTMAX_XENT:
+            return rows * 8
+        return rows * self.net.n_out * self.dtype.itemsize
+
+    # -- the compiled calls ---------------------------------------------------
+
+    def forward(self, X, out):
+        """Writes the last layer's outputs (logits) for the rows of X into out."""
+        cdef Py_ssize_t n = len(X)
+        cdef Py_ssize_t item = self.dtype.itemsize
+        cdef const void *xp = _address(X, n * self.net.n_in * item, False)
+        cdef void *op = _address(out, n * self.net.n_out * item, True)
+        self._enter()
+        try:
+            self.reserve(min(n, 256))
+            with nogil:
+                if self.is_f64:
+                    predict_logits(&self.net, <const double *> xp, n, <double *> op)
+                else:
+                    predict_logits(&self.net, <const float *> xp, n, <float *> op)
+        finally:
+            self._leave()
+
+    def evaluate(self, X, T):
+        """(mean loss, number correct) over the rows of X without an update."""
+        cdef Py_ssize_t n = len(X)
+        cdef const void *xp = _address(X, n * self.net.n_in * self.dtype.itemsize, False)
+        cdef const void *tp = _address(T, self._target_bytes(n), False)
+        cdef int64_t correct = 0
+        cdef double loss
+        self._enter()
+        try:
+            self.reserve(min(n, 256))
+            with nogil:
+                if self.is_f64:
+                    loss = evaluate(&self.net, <const double *> xp, tp, n, &correct)
+                else:
+                    loss = evaluate(&self.net, <const float *> xp, tp, n, &correct)
+        finally:
+            self._leave()
+        return loss, correct
+
+    def loss_and_gradients(self, X, T):
+        """Mean data loss of the batch; fills ``grads`` with its gradient."""
+        cdef int rows = len(X)
+        cdef const void *xp = _address(X, rows * self.net.n_in * self.dtype.itemsize, False)
+        cdef const void *tp = _address(T, self._target_bytes(rows), False)
+        cdef int64_t correct = 0
+        cdef double loss
+        self._enter()
+        try:
+            self.reserve(rows)
+            with nogil:
+                if self.is_f64:
+                    forward(&self.net, <const double *> xp, rows)
+                    loss = output_loss(&self.net, <double *> self.net.acts, tp, rows, &correct)
+                    backward(&self.net, <const double *> xp, rows)
+                else:
+                    forward(&self.net, <const float *> xp, rows)
+                    loss = output_loss(&self.net, <float *> self.net.acts, tp, rows, &correct)
+                    backward(&self.net, <const float *> xp, rows)
+        finally:
+            self._leave()
+        return loss
+
+    def penalty(self, double l1, double l2, bint regularize_bias=False,
+                bint add_to_gradient=False):
+        """(sum|w|, sum w^2) over the penalised parameters (the weights, and
+        the biases if asked); optionally adds the penalty's gradient
+        l1 sign(w) + 2 l2 w to ``grads``."""
+        cdef Py_ssize_t n = self.net.n_params if regularize_bias else self.net.n_weights
+        cdef double a = 0, s = 0
+        self._enter()
+        try:
+            with nogil:
+                if self.is_f64:
+                    k.penalty(<double *> self.net.params,
+                              <double *> self.net.grads if add_to_gradient else NULL,
+                              n, l1, l2, &a, &s)
+                else:
+                    k.penalty(<float *> self.net.params,
+                              <float *> self.net.grads if add_to_gradient else NULL,
+                              n, l1, l2, &a, &s)
+        finally:
+            self._leave()
+        return a, s
+
+    def step(self, X, T, double lr, double momentum=0.0, bint nesterov=False,
+             double l1=0.0, double l2=0.0, int l1_mode=0,
+             bint regularize_bias=False):
+        """One training step on the batch (X, T).
+
+        Returns (status, mean data loss, number correct).  On ``DIVERGED``
+        from a non-finite loss, the parameters are untouched."""
+        cdef int rows = len(X)
+        cdef const void *xp = _address(X, rows * self.net.n_in * self.dtype.itemsize, False)
+        cdef const void *tp = _address(T, self._target_bytes(rows), False)
+        cdef Opt o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
+        cdef double loss = 0
+        cdef int64_t correct = 0
+        cdef Status status
+        self._enter()
+        try:
+            self.reserve(rows)
+            with nogil:
+                if self.is_f64:
+                    status = train_step(&self.net, &o, <const double *> xp, tp,
+                                        rows, &loss, &correct)
+                else:
+                    status = train_step(&self.net, &o, <const float *> xp, tp,
+                                        rows, &loss, &correct)
+        finally:
+            self._leave()
+        self.cum_u = o.w.cum_u
+        return <int> status, loss, correct
+
+    def train_epoch(self, X, T, order, int batch_size, double lr,
+                    double momentum=0.0, bint nesterov=False, double l1=0.0,
+                    double l2=0.0, int l1_mode=0, bint regularize_bias=False,
+                    stats=None, batch_losses=None, bint check_signals=False):
+        """Minibatch SGD over the rows ``order`` (int64) of (X, T).
+
+        stats : float64 array (n_layers, 6) or None
+            When given, per-layer sums (``STAT_COLUMNS``) are added to it.
+        batch_losses : float64 array (n_batches,)
+            Receives each step's mean loss.
+        check_signals : bool
+            Run Python's signal handlers between batches (main thread only).
+
+        Returns (status, summed loss, correct, samples seen, steps, pending)
+        where pending is the exception a signal handler raised, if any.
+        """
+        cdef Py_ssize_t n_rows = len(X)
+        cdef Py_ssize_t n = len(order)
+        cdef Py_ssize_t n_batches = (n + batch_size - 1) // batch_size
+        cdef const void *xp = _address(X, n_rows * self.net.n_in * self.dtype.itemsize, False)
+        cdef const void *tp = _address(T, self._target_bytes(n_rows), False)
+        cdef const int64_t *op = <const int64_t *> _address(order, n * 8, False)
+        if batch_losses is None:
+            batch_losses = np.empty(n_batches)
+        cdef double *bl = <double *> _address(batch_losses, n_batches * 8, True)
+        cdef double *sp = NULL
+        if stats is not None:
+            sp = <double *> _address(stats, self.net.n_layers * N_STATS * 8, True)
+        cdef Opt o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
+        cdef Totals tot
+        tot.loss_sum = 0
+        tot.n_correct = 0
+        tot.n_seen = 0
+        tot.steps = 0
+        cdef Status status
+        pending = None
+        self._enter()
+        try:
+            self.reserve(batch_size)
+            with nogil:
+                if self.is_f64:
+                    status = train_epoch(&self.net, &o, <const double *> xp, tp,
+                                         op, n, batch_size, check_signals, sp,
+                                         bl, &tot)
+                else:
+                    status = train_epoch(&self.net, &o, <const float *> xp, tp,
+                                         op, n, batch_size, check_signals, sp,
+                                         bl, &tot)
+            if status == STATUS_INTERRUPTED:
+                try:
+                    _raise_pending()
+                except BaseException as exc:
+                    pending = exc
+        finally:
+            self._leave()
+        self.cum_u = o.w.cum_u
+        return <int> status, tot.loss_sum, tot.n_correct, tot.n_seen, tot.steps, pending
+
+
+cdef int _raise_pending() except -1:
+    # The error indicator is already set (by a signal handler): returning -1
+    # from an `except -1` function hands it to Python as a normal exception.
+    return -1
