@@ -1,0 +1,15 @@
+"""initreg: fast weight-initialization and L1/L2-regularization experiments
+on dense neural networks, with a compiled (Cython + C) core.
+
+>>> import initreg as ir
+>>> net = ir.MLP([64, 128, 10], activation="relu", init="he", seed=0)
+>>> opt = ir.SGD(lr=0.1, l2=1e-4)
+"""
+from initreg import init
+from initreg.model import MLP, LossBreakdown
+from initreg.optim import SGD, ExponentialDecay, InverseTimeDecay, StepDecay
+
+__version__ = "0.1.0"
+
+__all__ = ["MLP", "SGD", "LossBreakdown", "StepDecay", "ExponentialDecay",
+           "InverseTimeDecay", "init", "__version__"]

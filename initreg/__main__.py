@@ -1,0 +1,5 @@
+import sys
+
+from initreg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,349 @@
+"""Weight initializers.
+
+Every initializer has the signature ``f(shape, *, rng=None, dtype=np.float32)``
+plus its own keyword parameters, where ``shape = (fan_in, fan_out)`` is the
+shape of a layer's weight matrix (``Z = X @ W + b``) and ``rng`` is a
+:class:`numpy.random.Generator` or an int seed; the same seed gives the same
+array.  Called without a shape, a parametrised initializer returns an
+:class:`Initializer` to hand to :class:`initreg.MLP`::
+
+    ir.init.he_normal((784, 256), rng=0)        # an array
+    ir.MLP([784, 256, 10], init=ir.init.normal(std=0.1))   # a recipe
+
+The variances, with n_in = fan_in and n_out = fan_out:
+
+==================  ==============================  ===========================
+initreg             distribution                    reference
+==================  ==============================  ===========================
+xavier_normal       N(0, 1/n_in)                    the seed note's derivation
+xavier_uniform      U(+-sqrt(3/n_in)), var 1/n_in   same variance, uniform
+glorot_normal       N(0, 2/(n_in+n_out))            Glorot & Bengio (2010)
+glorot_uniform      U(+-sqrt(6/(n_in+n_out)))       their "normalized" init
+he_normal           N(0, 2/n_in)                    He et al. (2015)
+he_uniform          U(+-sqrt(6/n_in))               same variance, uniform
+lecun_normal        truncated N, var 1/n_in         LeCun et al. (1998)
+lecun_uniform       U(+-sqrt(3/n_in))               same variance, uniform
+orthogonal          QR of a Gaussian, times gain    Saxe et al. (2014)
+variance_scaling    var = scale/n, n by ``mode``    the general form
+==================  ==============================  ===========================
+
+The names of other libraries disagree with each other; see docs/api.md for
+the table of PyTorch / Keras / JAX equivalents.  In short: PyTorch's
+``xavier_normal_`` is our ``glorot_normal`` (not our ``xavier_normal``), and
+Keras's ``HeNormal`` and ``LecunNormal`` draw from a truncated normal.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from initreg._validation import check_choice, check_dtype, check_float
+
+__all__ = [
+    "Initializer", "zeros", "constant", "normal", "uniform",
+    "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
+    "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
+    "orthogonal", "variance_scaling", "gain", "get", "names", "as_rng",
+    "SMALL_STD", "LARGE_STD", "lsuv",
+]
+
+#: Standard deviation of the "small" initialization of the experiments:
+#: N(0, 0.01^2), which makes tanh activations vanish layer after layer.
+SMALL_STD = 0.01
+#: Standard deviation of the "large" initialization: N(0, 1), which saturates
+#: tanh units (and blows up ReLU activations) in wide layers.
+LARGE_STD = 1.0
+
+# Standard deviation of a standard normal truncated to [-2, 2]: dividing by
+# it restores the intended variance after truncation (Keras, JAX, TF).
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def as_rng(rng):
+    """A numpy Generator from None (fresh entropy), an int seed, a
+    SeedSequence or a Generator (returned as is)."""
+    if rng is None or isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng seed must be non-negative, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"rng must be None, an int seed or a numpy Generator, got {rng!r}")
+
+
+def _fans(shape):
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(f"shape must be (fan_in, fan_out), got {shape!r}")
+    fan_in, fan_out = shape
+    for v, what in ((fan_in, "fan_in"), (fan_out, "fan_out")):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"{what} must be a positive integer, got {v!r}")
+    return int(fan_in), int(fan_out)
+
+
+class Initializer:
+    """An initializer with its parameters bound: ``init(shape, rng=, dtype=)``.
+
+    Returned by the parametrised initializers when called without a shape.
+    """
+
+    def __init__(self, func, **params):
+        self.func = func
+        self.params = params
+        self.name = func.__name__
+
+    def __call__(self, shape, *, rng=None, dtype=np.float32):
+        return self.func(shape, rng=rng, dtype=dtype, **self.params)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{self.name}({args})"
+
+    def __eq__(self, other):
+        return (isinstance(other, Initializer) and self.func is other.func
+                and self.params == other.params)
+
+    __hash__ = None
+
+
+def _finish(w, dtype):
+    return np.ascontiguousarray(w, dtype=check_dtype(dtype))
+
+
+def _normal(shape, std, rng, dtype):
+    return _finish(as_rng(rng).normal(0.0, std, size=_fans(shape)), dtype)
+
+
+def _uniform(shape, limit, rng, dtype):
+    return _finish(as_rng(rng).uniform(-limit, limit, size=_fans(shape)), dtype)
+
+
+def _truncated_normal(shape, std, rng, dtype):
+    """N(0, std^2) truncated to +-2 std, by redrawing what falls outside."""
+    gen = as_rng(rng)
+    z = gen.standard_normal(_fans(shape))
+    outside = np.abs(z) > 2
+    while outside.any():
+        z[outside] = gen.standard_normal(int(outside.sum()))
+        outside = np.abs(z) > 2
+    return _finish(std * z, dtype)
+
+
+def zeros(shape, *, rng=None, dtype=np.float32):
+    """All zeros: every unit of a layer computes the same thing and gets the
+    same gradient, so the symmetry is never broken."""
+    return np.zeros(_fans(shape), dtype=check_dtype(dtype))
+
+
+def constant(shape=None, *, value=0.0, rng=None, dtype=np.float32):
+    """Every weight equal to ``value`` (symmetric, like zeros)."""
+    value = check_float(value, "value")
+    if shape is None:
+        return Initializer(constant, value=value)
+    return np.full(_fans(shape), value, dtype=check_dtype(dtype))
+
+
+def normal(shape=None, *, std=1.0, rng=None, dtype=np.float32):
+    """N(0, std^2), i.i.d."""
+    std = check_float(std, "std", low=0)
+    if shape is None:
+        return Initializer(normal, std=std)
+    return _normal(shape, std, rng, dtype)
+
+
+def uniform(shape=None, *, limit=1.0, rng=None, dtype=np.float32):
+    """U(-limit, limit), i.i.d. (variance limit^2 / 3)."""
+    limit = check_float(limit, "limit", low=0)
+    if shape is None:
+        return Initializer(uniform, limit=limit)
+    return _uniform(shape, limit, rng, dtype)
+
+
+def xavier_normal(shape, *, rng=None, dtype=np.float32):
+    """N(0, 1/fan_in): the derivation that keeps Var(a) equal across layers
+    for tanh near 0 (zero-mean i.i.d. weights and inputs, zero biases)."""
+    fan_in, _ = _fans(shape)
+    return _normal(shape, math.sqrt(1.0 / fan_in), rng, dtype)
+
+
+def xavier_uniform(shape, *, rng=None, dtype=np.float32):
+    """U(+-sqrt(3/fan_in)): the same variance 1/fan_in as xavier_normal."""
+    fan_in, _ = _fans(shape)
+    return _uniform(shape, math.sqrt(3.0 / fan_in), rng, dtype)
+
+
+def glorot_normal(shape, *, rng=None, dtype=np.float32):
+    """N(0, 2/(fan_in + fan_out)), Glorot & Bengio (2010): a compromise
+    between keeping forward (1/fan_in) and backward (1/fan_out) variances.
+    PyTorch calls this ``xavier_normal_``."""
+    fan_in, fan_out = _fans(shape)
+    return _normal(shape, math.sqrt(2.0 / (fan_in + fan_out)), rng, dtype)
+
+
+def glorot_uniform(shape, *, rng=None, dtype=np.float32):
+    """U(+-sqrt(6/(fan_in + fan_out))), Glorot & Bengio's (2010) "normalized
+    initialization", eq. 16 (Keras's default; PyTorch's ``xavier_uniform_``)."""
+    fan_in, fan_out = _fans(shape)
+    return _uniform(shape, math.sqrt(6.0 / (fan_in + fan_out)), rng, dtype)
+
+
+def he_normal(shape, *, rng=None, dtype=np.float32):
+    """N(0, 2/fan_in), He et al. (2015): ReLU zeroes half of its inputs, so
+    the weights need twice the variance (PyTorch's ``kaiming_normal_``)."""
+    fan_in, _ = _fans(shape)
+    return _normal(shape, math.sqrt(2.0 / fan_in), rng, dtype)
+
+
+def he_uniform(shape, *, rng=None, dtype=np.float32):
+    """U(+-sqrt(6/fan_in)): variance 2/fan_in."""
+    fan_in, _ = _fans(shape)
+    return _uniform(shape, math.sqrt(6.0 / fan_in), rng, dtype)
+
+
+def lecun_normal(shape, *, rng=None, dtype=np.float32):
+    """Truncated normal with variance 1/fan_in (LeCun et al. 1998; the
+    Keras/JAX ``lecun_normal``, used with SELU)."""
+    fan_in, _ = _fans(shape)
+    return _truncated_normal(shape, math.sqrt(1.0 / fan_in) / _TRUNCATED_STD, rng, dtype)
+
+
+def lecun_uniform(shape, *, rng=None, dtype=np.float32):
+    """U(+-sqrt(3/fan_in)): variance 1/fan_in."""
+    fan_in, _ = _fans(shape)
+    return _uniform(shape, math.sqrt(3.0 / fan_in), rng, dtype)
+
+
+def orthogonal(shape=None, *, gain=1.0, rng=None, dtype=np.float32):
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014): the QR
+    decomposition of a Gaussian matrix, signs fixed so the result is
+    uniformly (Haar) distributed.  Rows are orthonormal when fan_in <= fan_out,
+    columns otherwise."""
+    gain = check_float(gain, "gain", low=0)
+    if shape is None:
+        return Initializer(orthogonal, gain=gain)
+    fan_in, fan_out = _fans(shape)
+    a = as_rng(rng).standard_normal((max(fan_in, fan_out), min(fan_in, fan_out)))
+    q, r = np.linalg.qr(a)
+    q *= np.sign(np.diag(r))  # makes the factorisation unique: Haar measure
+    if fan_in < fan_out:
+        q = q.T
+    return _finish(gain * q, dtype)
+
+
+def variance_scaling(shape=None, *, scale=1.0, mode="fan_in",
+                     distribution="truncated_normal", rng=None, dtype=np.float32):
+    """Variance ``scale / n`` with n = fan_in, fan_out or their mean
+    (``mode`` = "fan_in", "fan_out", "fan_avg"), drawn from a normal, a
+    normal truncated at +-2 std (its std corrected for the truncation by
+    dividing by 0.8796..., so the variance is exact) or a uniform."""
+    scale = check_float(scale, "scale", low=0, low_open=True)
+    check_choice(mode, "mode", ("fan_in", "fan_out", "fan_avg"))
+    check_choice(distribution, "distribution", ("normal", "truncated_normal", "uniform"))
+    if shape is None:
+        return Initializer(variance_scaling, scale=scale, mode=mode,
+                           distribution=distribution)
+    fan_in, fan_out = _fans(shape)
+    n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+    var = scale / n
+    if distribution == "normal":
+        return _normal(shape, math.sqrt(var), rng, dtype)
+    if distribution == "uniform":
+        return _uniform(shape, math.sqrt(3.0 * var), rng, dtype)
+    return _truncated_normal(shape, math.sqrt(var) / _TRUNCATED_STD, rng, dtype)
+
+
+def gain(activation, param=None):
+    """PyTorch's recommended gain for an activation (``calculate_gain``):
+    linear/identity/sigmoid 1, tanh 5/3, relu sqrt(2),
+    leaky_relu sqrt(2 / (1 + slope^2)) with slope ``param`` (default 0.01)."""
+    name = check_choice(activation, "activation",
+                        ("linear", "identity", "sigmoid", "tanh", "relu", "leaky_relu"))
+    if name in ("linear", "identity", "sigmoid"):
+        return 1.0
+    if name == "tanh":
+        return 5.0 / 3.0
+    if name == "relu":
+        return math.sqrt(2.0)
+    slope = 0.01 if param is None else check_float(param, "param")
+    return math.sqrt(2.0 / (1.0 + slope**2))
+
+
+_REGISTRY = {
+    "zeros": zeros,
+    "constant": constant(value=0.5),
+    "normal": normal(std=1.0),
+    "uniform": uniform(limit=1.0),
+    "small": normal(std=SMALL_STD),
+    "large": normal(std=LARGE_STD),
+    "xavier": xavier_normal,
+    "xavier_normal": xavier_normal,
+    "xavier_uniform": xavier_uniform,
+    "glorot": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "glorot_uniform": glorot_uniform,
+    "he": he_normal,
+    "he_normal": he_normal,
+    "he_uniform": he_uniform,
+    "lecun": lecun_normal,
+    "lecun_normal": lecun_normal,
+    "lecun_uniform": lecun_uniform,
+    "orthogonal": orthogonal(gain=1.0),
+}
+
+
+def names():
+    """The names :func:`get` (and ``MLP(init=...)``) understands."""
+    return tuple(_REGISTRY)
+
+
+def get(init):
+    """Resolve an initializer name (see :func:`names`) or pass a callable
+    through.  "xavier" is xavier_normal (the seed derivation), "glorot" is
+    glorot_uniform (the paper's normalized init), "he" is he_normal, "lecun"
+    is lecun_normal, "small" is N(0, 0.01^2), "large" is N(0, 1), "normal"
+    is N(0, 1), "uniform" is U(-1, 1), "constant" is 0.5 everywhere."""
+    if callable(init):
+        return init
+    if isinstance(init, str) and init in _REGISTRY:
+        return _REGISTRY[init]
+    raise ValueError(f"unknown initializer {init!r}; known: {', '.join(names())} "
+                     "(or pass a callable f(shape, *, rng, dtype))")
+
+
+def lsuv(model, X, *, tol=0.05, max_iter=10, rng=None):
+    """Layer-sequential unit-variance initialization (Mishkin & Matas 2015).
+
+    Re-initializes ``model`` in place: every weight matrix becomes orthogonal
+    (:func:`orthogonal`), biases zero; then, layer by layer from the input,
+    the weights are rescaled until the variance of that layer's
+    pre-activations on the batch ``X`` is within ``tol`` of 1 (at most
+    ``max_iter`` rescalings per layer).  Returns the final variance of each
+    layer.  Data-dependent, so it runs on a model, not on a shape.
+    """
+    from initreg.model import MLP  # the model module imports this one
+
+    if not isinstance(model, MLP):
+        raise TypeError(f"lsuv needs an initreg.MLP, got {type(model).__name__}")
+    tol = check_float(tol, "tol", low=0, low_open=True)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    X = model._check_X(X)
+    gen = as_rng(rng)
+    for w, b in zip(model.weights, model.biases):
+        w[...] = orthogonal(w.shape, rng=gen, dtype=w.dtype)
+        b[...] = 0
+    variances = []
+    for layer in range(model.n_layers):
+        w, b = model.weights[layer], model.biases[layer]
+        for _ in range(max_iter):
+            z = model._pre_activation(X, layer)
+            var = float(z.var())
+            if not np.isfinite(var) or var == 0.0 or abs(var - 1.0) < tol:
+                break
+            w /= np.sqrt(var).astype(w.dtype)
+        variances.append(float(model._pre_activation(X, layer).var()))
+    return variances

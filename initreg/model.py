@@ -1,0 +1,337 @@
+"""The dense network (multi-layer perceptron) and its training loop.
+
+:class:`MLP` is the validation boundary in front of the compiled engine
+(:class:`initreg._core._network.Network`): it checks and converts every
+argument once, then hands C-contiguous arrays of the model's dtype to the
+engine, which trusts them.
+"""
+from __future__ import annotations
+
+import os
+import weakref
+from typing import NamedTuple
+
+import numpy as np
+
+from initreg import init as _init
+from initreg._core import _kernels, _network
+from initreg._validation import (MAX_DIM, as_float_array, as_labels, as_targets,
+                                 check_choice, check_dtype, check_float, check_int)
+from initreg.optim import SGD
+
+__all__ = ["MLP", "LossBreakdown", "ACTIVATIONS", "OUTPUTS"]
+
+#: Hidden-layer activations and their codes in the compiled core.
+ACTIVATIONS = {
+    "identity": _kernels.IDENTITY, "linear": _kernels.IDENTITY,
+    "tanh": _kernels.TANH, "sigmoid": _kernels.SIGMOID, "logistic": _kernels.SIGMOID,
+    "relu": _kernels.RELU, "leaky_relu": _kernels.LEAKY_RELU,
+}
+#: Output layers, each fused with its loss in the compiled core.
+OUTPUTS = {
+    "softmax": _network.SOFTMAX_XENT,  # cross-entropy on integer labels
+    "sigmoid": _network.SIGMOID_BCE,   # binary cross-entropy on 0/1 targets
+    "linear": _network.MSE,            # mean squared error
+}
+
+
+class LossBreakdown(NamedTuple):
+    """A loss split into its parts: ``total = data + penalty``."""
+
+    total: float
+    data: float
+    penalty: float
+
+
+def _memory_limit():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**46
+
+
+class MLP:
+    """A fully connected network trained by the compiled core.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[n_features, hidden_1, ..., n_outputs]``, at least two entries.
+    activation : str or sequence of str
+        Hidden-layer activation, one name for all or one per hidden layer:
+        "tanh", "sigmoid" (alias "logistic"), "relu", "leaky_relu",
+        "identity" (alias "linear").
+    init : str, callable or sequence of them
+        Weight initializer for every layer, or one per layer: a name of
+        :func:`initreg.init.get` ("xavier", "glorot", "he", "small", ...) or a
+        callable ``f((fan_in, fan_out), *, rng, dtype) -> array``.
+    bias_init : float
+        Initial value of every bias.
+    output : {"softmax", "sigmoid", "linear"}
+        Output non-linearity and loss: softmax + cross-entropy on integer
+        labels, sigmoid + binary cross-entropy on 0/1 targets, or identity +
+        mean squared error.
+    dtype : {"float32", "float64"}
+        Precision of parameters and computation.
+    seed : int or None
+        Seed of the initialization.  Each layer draws from its own stream
+        (``numpy.random.SeedSequence(seed).spawn``), so changing one layer
+        leaves the others' initial weights unchanged.  None: fresh entropy,
+        kept in :attr:`seed` so the model can be rebuilt.
+    leaky_slope : float
+        Negative-side slope of "leaky_relu", in [0, 1).
+
+    Attributes
+    ----------
+    weights : list of ndarray, shapes (fan_in, fan_out)
+    biases : list of ndarray, shapes (fan_out,)
+        Writable views into one flat parameter buffer (:attr:`parameters`):
+        writing into them changes the model.
+    """
+
+    def __init__(self, layer_sizes, activation="tanh", init="xavier", bias_init=0.0,
+                 output="softmax", dtype="float32", seed=None, leaky_slope=0.01):
+        sizes = self._check_sizes(layer_sizes)
+        n_layers = len(sizes) - 1
+        self.dtype = check_dtype(dtype)
+        self.output = check_choice(output, "output", tuple(OUTPUTS))
+        if self.output == "softmax" and sizes[-1] < 2:
+            raise ValueError("a softmax output needs at least 2 units; use "
+                             "output='sigmoid' for a single binary output")
+        self.leaky_slope = check_float(leaky_slope, "leaky_slope", low=0, high=1,
+                                       high_open=True)
+        self.activations = self._per_hidden_layer(activation, n_layers)
+        self.bias_init = check_float(bias_init, "bias_init")
+        inits = init if isinstance(init, (list, tuple)) else [init] * n_layers
+        if len(inits) != n_layers:
+            raise ValueError(f"init has {len(inits)} entries for {n_layers} layers")
+        self._inits = [_init.get(i) for i in inits]
+        self.init = init
+        self.layer_sizes = tuple(sizes)
+
+        need = sum(a * b + b for a, b in zip(sizes, sizes[1:])) * self.dtype.itemsize * 3
+        if need > _memory_limit():
+            raise ValueError(f"layer sizes {sizes} need {need / 2**30:.1f} GiB for the "
+                             "parameters, gradients and optimiser state; more than this "
+                             "machine has")
+        codes = [ACTIVATIONS[a] for a in self.activations] + [_kernels.IDENTITY]
+        self._net = _network.Network(sizes, codes, [self.leaky_slope] * n_layers,
+                                     OUTPUTS[self.output], self.dtype == np.float64)
+        params = self._net.params
+        self.weights = [params[w:w + fi * fo].reshape(fi, fo)
+                        for w, fi, fo, _ in self._net.layout()]
+        self.biases = [params[b:b + fo] for _, _, fo, b in self._net.layout()]
+        self._opt_ref = None
+        self.diverged = False
+        self.seed = self._initialize(seed)
+
+    # -- construction helpers -------------------------------------------------
+
+    @staticmethod
+    def _check_sizes(layer_sizes):
+        if isinstance(layer_sizes, (str, bytes)) or not hasattr(layer_sizes, "__len__"):
+            raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
+        if len(layer_sizes) < 2:
+            raise ValueError("layer_sizes needs at least an input and an output size, "
+                             f"got {list(layer_sizes)}")
+        return [check_int(s, f"layer_sizes[{i}]", low=1, high=MAX_DIM)
+                for i, s in enumerate(layer_sizes)]
+
+    @staticmethod
+    def _per_hidden_layer(activation, n_layers):
+        n_hidden = n_layers - 1
+        names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if len(names) != n_hidden:
+            raise ValueError(f"activation has {len(names)} entries for {n_hidden} hidden layers")
+        return tuple(check_choice(a, "activation", tuple(ACTIVATIONS)) for a in names)
+
+    def _initialize(self, seed):
+        if seed is not None:
+            check_int(seed, "seed", low=0)
+        seq = np.random.SeedSequence(seed)
+        for layer, (w, b, f, child) in enumerate(
+                zip(self.weights, self.biases, self._inits, seq.spawn(self.n_layers))):
+            value = np.asarray(f(w.shape, rng=np.random.default_rng(child), dtype=self.dtype))
+            if value.shape != w.shape:
+                raise ValueError(f"initializer {f!r} returned shape {value.shape} for "
+                                 f"layer {layer}, expected {w.shape}")
+            if not np.isfinite(value).all():
+                raise ValueError(f"initializer {f!r} returned non-finite values for layer {layer}")
+            w[...] = value
+            b[...] = self.bias_init
+        self._shuffle_seq = seq.spawn(1)[0]  # fit's default shuffling stream
+        self._net.reset_optimizer()
+        self._opt_ref = None
+        self.diverged = False
+        return seq.entropy
+
+    def reinitialize(self, seed=None):
+        """Draw fresh initial parameters (same architecture and initializers)."""
+        self.seed = self._initialize(seed)
+        return self
+
+    # -- description ----------------------------------------------------------
+
+    @property
+    def n_layers(self):
+        """Number of weight layers (hidden layers + the output layer)."""
+        return len(self.layer_sizes) - 1
+
+    @property
+    def n_params(self):
+        """Number of trainable parameters (weights and biases)."""
+        return int(self._net.params.size)
+
+    @property
+    def parameters(self):
+        """The flat parameter buffer: all weights (layer by layer, row-major),
+        then all biases.  :attr:`weights` and :attr:`biases` are views of it."""
+        return self._net.params
+
+    def __repr__(self):
+        inner = [f"{n}" for n in self.layer_sizes]
+        acts = ",".join(sorted(set(self.activations))) or "-"
+        return (f"MLP({' -> '.join(inner)}, activation={acts}, output={self.output}, "
+                f"init={self.init!r}, dtype={self.dtype.name}, params={self.n_params})")
+
+    # -- input checks (the boundary) -----------------------------------------
+
+    def _check_X(self, X, name="X"):
+        return as_float_array(X, name, self.dtype, ndim=2, n_cols=self.layer_sizes[0])
+
+    def _check_y(self, y, n_rows, name="y"):
+        n_out = self.layer_sizes[-1]
+        if self.output == "softmax":
+            return as_labels(y, name, n_rows, n_out)
+        return as_targets(y, name, n_rows, n_out, self.dtype,
+                          unit_interval=self.output == "sigmoid")
+
+    def _check_Xy(self, X, y):
+        X = self._check_X(X)
+        return X, self._check_y(y, X.shape[0])
+
+    def _use_optimizer(self, optimizer):
+        if not isinstance(optimizer, SGD):
+            raise TypeError(f"optimizer must be an initreg.SGD, got {type(optimizer).__name__}")
+        if self._opt_ref is None or self._opt_ref() is not optimizer:
+            self._net.reset_optimizer()  # velocity etc. belong to one optimiser
+            self._opt_ref = weakref.ref(optimizer)
+
+    # -- inference ------------------------------------------------------------
+
+    def logits(self, X):
+        """Output-layer values before the output non-linearity,
+        shape (n_samples, n_outputs)."""
+        X = self._check_X(X)
+        out = np.empty((X.shape[0], self.layer_sizes[-1]), dtype=self.dtype)
+        self._net.forward(X, out)
+        return out
+
+    def forward(self, X):
+        """The network's output for X (n_samples, n_features): softmax
+        probabilities, sigmoid probabilities or linear values, shape
+        (n_samples, n_outputs)."""
+        out = self.logits(X)
+        if self.output == "softmax":
+            _kernels.softmax_rows(out)
+        elif self.output == "sigmoid":
+            out = _kernels.sigmoid(out.ravel()).reshape(out.shape)
+        return out
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, n_outputs); classifier outputs only."""
+        if self.output == "linear":
+            raise ValueError("predict_proba needs a 'softmax' or 'sigmoid' output")
+        return self.forward(X)
+
+    def predict(self, X):
+        """Class labels (softmax: argmax; sigmoid: p > 0.5 per output) or
+        values (linear).  A single output column is returned as (n_samples,)."""
+        out = self.logits(X)
+        if self.output == "softmax":
+            return out.argmax(axis=1)
+        pred = (out > 0).astype(np.int64) if self.output == "sigmoid" else out
+        return pred[:, 0] if pred.shape[1] == 1 else pred
+
+    def score(self, X, y):
+        """Accuracy for classifier outputs (the fraction of correct labels, or
+        of correct 0/1 entries for sigmoid); R^2 for a linear output."""
+        X, t = self._check_Xy(X, y)
+        if self.output == "linear":
+            pred = self.logits(X)
+            ss_res = float(((t - pred) ** 2).sum(dtype=np.float64))
+            ss_tot = float(((t - t.mean(axis=0)) ** 2).sum(dtype=np.float64))
+            return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
+        _, correct = self._net.evaluate(X, t)
+        return correct / t.size
+
+    # -- losses and gradients -------------------------------------------------
+
+    def _penalty(self, l1, l2, regularize_bias, add_to_gradient=False):
+        abs_sum, sq_sum = self._net.penalty(l1, l2, regularize_bias, add_to_gradient)
+        return l1 * abs_sum + l2 * sq_sum
+
+    def loss(self, X, y, l1=0.0, l2=0.0, regularize_bias=False):
+        """The cost on (X, y): mean data loss + l1 sum|W| + l2 sum W^2 (over
+        the weights; the biases too if ``regularize_bias``).
+
+        Returns a :class:`LossBreakdown` (total, data, penalty)."""
+        l1 = check_float(l1, "l1", low=0)
+        l2 = check_float(l2, "l2", low=0)
+        X, t = self._check_Xy(X, y)
+        data, _ = self._net.evaluate(X, t)
+        penalty = self._penalty(l1, l2, regularize_bias)
+        return LossBreakdown(data + penalty, data, penalty)
+
+    def loss_and_gradients(self, X, y, l1=0.0, l2=0.0, regularize_bias=False):
+        """The cost on the batch (X, y) and its gradient.
+
+        Returns ``(loss, [(dW, db), ...])``: loss = mean data loss +
+        l1 sum|W| + l2 sum W^2, and per layer the gradients (copies) with
+        shapes of ``weights[l]`` and ``biases[l]``.  The penalty's gradient is
+        l1 sign(W) + 2 l2 W, with sign(0) = 0.
+        """
+        l1 = check_float(l1, "l1", low=0)
+        l2 = check_float(l2, "l2", low=0)
+        X, t = self._check_Xy(X, y)
+        data = self._net.loss_and_gradients(X, t)
+        penalty = self._penalty(l1, l2, regularize_bias, add_to_gradient=l1 > 0 or l2 > 0)
+        g = self._net.grads
+        grads = [(g[w:w + fi * fo].reshape(fi, fo).copy(), g[b:b + fo].copy())
+                 for w, fi, fo, b in self._net.layout()]
+        return data + penalty, grads
+
+    def step(self, X, y, optimizer):
+        """One SGD step on the batch (X, y) with ``optimizer`` (an
+        :class:`initreg.SGD`); returns the batch's mean data loss before the
+        update.  A non-finite loss leaves the parameters unchanged and sets
+        :attr:`diverged`."""
+        X, t = self._check_Xy(X, y)
+        self._use_optimizer(optimizer)
+        status, loss, _ = self._net.step(X, t, **optimizer.engine_args())
+        if status != _network.OK:
+            self.diverged = True
+        return loss
+
+    # -- layer-by-layer access (experiments) ----------------------------------
+
+    def _pre_activation(self, X, layer):
+        """Z = A W + b of ``layer`` for the checked input X (NumPy; slow path)."""
+        a = X
+        for l in range(layer):
+            z = a @ self.weights[l] + self.biases[l]
+            a = _activate(z, self.activations[l], self.leaky_slope)
+        return a @ self.weights[layer] + self.biases[layer]
+
+
+def _activate(z, name, slope):
+    """NumPy reference of the hidden activations (used off the hot path)."""
+    if name == "tanh":
+        return np.tanh(z)
+    if name in ("sigmoid", "logistic"):
+        return 1.0 / (1.0 + np.exp(-z))
+    if name == "relu":
+        return np.maximum(z, 0)
+    if name == "leaky_relu":
+        return np.where(z < 0, slope * z, z)
+    return z
