@@ -1,0 +1,21 @@
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+# Results (bit-identity between runs, thread comparisons) depend on how BLAS
+# splits its work, so every test runs with one BLAS thread.
+_limits = threadpool_limits(limits=1)
+
+#: Tolerances of float comparisons, by dtype.
+RTOL = {np.float32: 2e-5, np.float64: 1e-12}
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture(params=DTYPES, ids=["f32", "f64"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
