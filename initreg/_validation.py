@@ -100,7 +100,8 @@ def as_float_array(x, name, dtype, *, ndim=2, n_cols=None, n_rows=None):
         raise ValueError(f"{name} has {arr.shape[0]} rows, expected {n_rows}")
     if n_cols is not None and ndim == 2 and arr.shape[1] != n_cols:
         raise ValueError(f"{name} has {arr.shape[1]} columns, expected {n_cols}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):  # an overflow shows as inf just below
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity (after conversion to {dtype})")
     return arr
@@ -145,7 +146,8 @@ def as_targets(y, name, n_rows, n_out, dtype, *, unit_interval):
                          + f", got {np.shape(y)}")
     if arr.shape[0] != n_rows:
         raise ValueError(f"{name} has {arr.shape[0]} rows for {n_rows} samples")
-    targets = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):
+        targets = np.ascontiguousarray(arr, dtype=dtype)
     if not np.isfinite(targets).all():
         raise ValueError(f"{name} contains NaN or infinity (after conversion to {dtype})")
     if unit_interval and (targets.min() < 0 or targets.max() > 1):

@@ -1,0 +1,102 @@
+"""The validation boundary in front of the compiled core: documented
+conversions work, everything else raises TypeError/ValueError naming the
+argument."""
+import numpy as np
+import pytest
+
+import initreg as ir
+
+
+@pytest.fixture
+def net():
+    return ir.MLP([4, 5, 3], seed=0)
+
+
+@pytest.fixture
+def data(rng):
+    return rng.normal(size=(6, 4)).astype(np.float32), rng.integers(0, 3, 6)
+
+
+def test_conversions_give_the_same_result(net, data):
+    X, y = data
+    expected = net.forward(X)
+    for variant in (X.astype(np.float64), X.astype(np.float16).astype(np.float32),
+                    np.asfortranarray(X), X.tolist()):
+        np.testing.assert_allclose(net.forward(variant), net.forward(np.asarray(variant, np.float32)),
+                                   rtol=1e-6)
+    np.testing.assert_array_equal(net.forward(np.asfortranarray(X)), expected)
+    wide = np.zeros((6, 8), np.float32)
+    wide[:, ::2] = X  # non-contiguous view
+    np.testing.assert_array_equal(net.forward(wide[:, ::2]), expected)
+    np.testing.assert_array_equal(net.forward((X * 0).astype(np.int32)), net.forward(X * 0))
+
+
+def test_read_only_inputs_are_accepted_and_never_modified(net, data):
+    X, y = data
+    X.flags.writeable = False
+    y.flags.writeable = False
+    X0, y0 = X.copy(), y.copy()
+    net.forward(X)
+    net.loss_and_gradients(X, y, l1=0.1)
+    net.step(X, y, ir.SGD(lr=0.1))
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+@pytest.mark.parametrize("bad, exc, words", [
+    (np.ones((6, 4), complex), TypeError, "complex"),
+    (np.ones((6, 4), bool), TypeError, "boolean"),
+    (np.array([["a"] * 4] * 6), TypeError, "real numbers"),
+    (np.ones((6, 4), object), TypeError, "real numbers"),
+    (np.ones((6, 5), np.float32), ValueError, "columns"),
+    (np.ones(4, np.float32), ValueError, "2-D"),
+    (np.ones((0, 4), np.float32), ValueError, "empty"),
+    (np.full((6, 4), np.nan, np.float32), ValueError, "NaN"),
+    (np.full((6, 4), 1e300), ValueError, "infinity"),  # overflows float32
+    (None, TypeError, "None"),
+])
+def test_bad_inputs_raise_naming_the_problem(net, bad, exc, words):
+    with pytest.raises(exc, match=words):
+        net.forward(bad)
+
+
+@pytest.mark.parametrize("y, words", [
+    (np.array([0, 1, 2, 3, 0, 1]), r"\[0, 3\)"),
+    (np.array([0, 1, -1, 0, 0, 1]), r"\[0, 3\)"),
+    (np.array([0, 1, 0.5, 0, 0, 1]), "integer"),
+    (np.array([0, 1, 2]), "3 labels for 6"),
+    (np.ones((6, 2)), "1-D"),
+])
+def test_bad_labels(net, data, y, words):
+    with pytest.raises(ValueError, match=words):
+        net.loss_and_gradients(data[0], y)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(lr=0), "lr"), (dict(lr=-1), "lr"), (dict(lr=float("nan")), "lr"),
+    (dict(lr=0.1, momentum=1.0), "momentum"), (dict(lr=0.1, momentum=-0.1), "momentum"),
+    (dict(lr=0.1, l1=-1), "l1"), (dict(lr=0.1, l2=float("inf")), "l2"),
+    (dict(lr=0.1, l1_mode="lasso"), "l1_mode"), (dict(lr=0.1, nesterov=True), "nesterov"),
+])
+def test_bad_hyperparameters(kwargs, words):
+    with pytest.raises((ValueError, TypeError), match=words):
+        ir.SGD(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(layer_sizes=[4]), "at least"), (dict(layer_sizes=[4, 0, 3]), "layer_sizes"),
+    (dict(layer_sizes=[4, -2, 3]), "layer_sizes"), (dict(layer_sizes=[4, 2.5, 3]), "integer"),
+    (dict(layer_sizes=[4, 5, 3], activation="swish"), "activation"),
+    (dict(layer_sizes=[4, 5, 3], init="magic"), "initializer"),
+    (dict(layer_sizes=[4, 5, 3], dtype="float16"), "dtype"),
+    (dict(layer_sizes=[4, 5, 1]), "softmax"),
+    (dict(layer_sizes=[10**6, 10**6, 10**6]), "GiB"),
+])
+def test_bad_architectures(kwargs, words):
+    with pytest.raises((ValueError, TypeError), match=words):
+        ir.MLP(**kwargs)
+
+
+def test_engine_refuses_buffers_of_the_wrong_size(net):
+    with pytest.raises(ValueError, match="bytes"):
+        net._net.forward(np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32))
