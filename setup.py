@@ -55,6 +55,6 @@ setup(
         [extension("_blas"), extension("_kernels", KERNELS),
          extension("_network", KERNELS)],
         compiler_directives=directives,
-        build_dir="build/cython",
+        build_dir="build/cython-debug" if DEBUG else "build/cython",
     ),
 )
