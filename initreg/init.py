@@ -46,7 +46,7 @@ __all__ = [
     "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
     "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
     "orthogonal", "variance_scaling", "gain", "get", "names", "as_rng",
-    "SMALL_STD", "LARGE_STD", "lsuv",
+    "SMALL_STD", "LARGE_STD", "lsuv", "describe", "restore",
 ]
 
 #: Standard deviation of the "small" initialization of the experiments:
@@ -312,6 +312,49 @@ def get(init):
         return _REGISTRY[init]
     raise ValueError(f"unknown initializer {init!r}; known: {', '.join(names())} "
                      "(or pass a callable f(shape, *, rng, dtype))")
+
+
+def describe(init):
+    """A JSON-able description of an ``init`` argument of :class:`initreg.MLP`
+    (a name, a function of this module, a parametrised :class:`Initializer`,
+    or a list of them); :func:`restore` is its inverse.  Other callables
+    cannot be stored: they are described by their repr."""
+    if isinstance(init, (list, tuple)):
+        return [describe(i) for i in init]
+    if isinstance(init, str):
+        return init
+    if isinstance(init, Initializer):
+        return {"initializer": init.name, "params": dict(init.params)}
+    if getattr(init, "__module__", None) == __name__ and getattr(init, "__name__", "") in __all__:
+        return {"function": init.__name__}
+    return {"unsaved": repr(init)}
+
+
+class _Unsaved:
+    """Stands for a user callable that could not be saved with a model."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __call__(self, shape, *, rng=None, dtype=np.float32):
+        raise ValueError(f"the initializer {self.text} was not saved with the model; "
+                         "build a new MLP with init=... to draw fresh weights")
+
+    def __repr__(self):
+        return f"<unsaved initializer {self.text}>"
+
+
+def restore(desc):
+    """The ``init`` argument described by :func:`describe`."""
+    if isinstance(desc, list):
+        return [restore(d) for d in desc]
+    if isinstance(desc, str):
+        return desc
+    if isinstance(desc, dict) and "initializer" in desc and desc["initializer"] in __all__:
+        return globals()[desc["initializer"]](**desc.get("params", {}))
+    if isinstance(desc, dict) and desc.get("function") in __all__:
+        return globals()[desc["function"]]
+    return _Unsaved(str(desc.get("unsaved", desc)) if isinstance(desc, dict) else str(desc))
 
 
 def lsuv(model, X, *, tol=0.05, max_iter=10, rng=None):
