@@ -8,6 +8,9 @@ engine, which trusts them.
 from __future__ import annotations
 
 import os
+import threading
+import time
+import warnings
 import weakref
 from typing import NamedTuple
 
@@ -15,8 +18,10 @@ import numpy as np
 
 from initreg import init as _init
 from initreg._core import _kernels, _network
+from initreg._progress import Progress
 from initreg._validation import (MAX_DIM, as_float_array, as_labels, as_targets,
                                  check_choice, check_dtype, check_float, check_int)
+from initreg.history import HIST_EDGES, SMALL_WEIGHT, History
 from initreg.optim import SGD
 
 __all__ = ["MLP", "LossBreakdown", "ACTIVATIONS", "OUTPUTS"]
@@ -313,6 +318,223 @@ class MLP:
             self.diverged = True
         return loss
 
+    # -- training -------------------------------------------------------------
+
+    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, validation_data=None,
+            shuffle=True, record=False, progress=False, seed=None, callbacks=None,
+            early_stopping=None, raise_on_divergence=False):
+        """Minibatch SGD for ``epochs`` passes over (X, y); each epoch is one
+        call into the compiled core.
+
+        Parameters
+        ----------
+        X : array (n_samples, n_features)
+        y : labels (n_samples,) for a softmax output; 0/1 targets
+            (n_samples, n_outputs) or (n_samples,) for sigmoid; values for linear.
+        epochs : int >= 0
+        batch_size : int >= 1
+            Larger than n_samples means full-batch (it is clipped).
+        optimizer : SGD, default ``SGD(lr=0.01)``
+            Its L1/L2 penalties, momentum and schedule apply.  Calling ``fit``
+            again with the same object continues its momentum.
+        validation_data : (X_val, y_val) or None
+            Evaluated after every epoch (data loss and accuracy).
+        shuffle : bool
+            Visit the samples in a new random order every epoch.
+        record : bool
+            Record per-layer statistics and weight histograms every epoch
+            (see :class:`History`); costs some extra passes.
+        progress : bool
+            Show a progress bar (tqdm if installed).
+        seed : int or None
+            Seed of the shuffling; None draws it from the model's seed, so a
+            seeded model trains reproducibly.
+        callbacks : list of callables ``cb(model, history, epoch) -> bool``
+            Called after every epoch; returning True stops training.
+        early_stopping : int or None
+            Patience: stop when the validation loss has not improved for that
+            many epochs, and restore the weights of the best epoch.
+        raise_on_divergence : bool
+            Raise FloatingPointError when the loss becomes non-finite, instead
+            of stopping with ``history.diverged`` set.
+
+        Returns
+        -------
+        History
+            Also kept as ``self.history_``.  Divergence and Ctrl-C end training
+            cleanly: the parameters are those of the last finite step, and the
+            history covers the epochs completed so far.
+        """
+        X, t = self._check_Xy(X, y)
+        n = X.shape[0]
+        epochs = check_int(epochs, "epochs", low=0)
+        batch_size = min(check_int(batch_size, "batch_size", low=1), n)
+        optimizer = SGD() if optimizer is None else optimizer
+        self._use_optimizer(optimizer)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            Xv = self._check_X(validation_data[0], "validation_data[0]")
+            tv = self._check_y(validation_data[1], Xv.shape[0], "validation_data[1]")
+        if early_stopping is not None:
+            early_stopping = check_int(early_stopping, "early_stopping", low=1)
+            if validation_data is None:
+                raise ValueError("early_stopping needs validation_data")
+        callbacks = list(callbacks or ())
+        if not all(callable(cb) for cb in callbacks):
+            raise TypeError("callbacks must be callables cb(model, history, epoch)")
+        if seed is not None:
+            check_int(seed, "seed", low=0)
+        rng = np.random.default_rng(seed if seed is not None else self._shuffle_seq.spawn(1)[0])
+
+        hist = History()
+        if validation_data is not None:
+            hist.val_loss, hist.val_accuracy = np.zeros(0), np.zeros(0)
+        self.history_ = hist
+        self.diverged = False
+        check_signals = threading.current_thread() is threading.main_thread()
+        n_batches = -(-n // batch_size)
+        per_sample = self.layer_sizes[-1] if self.output == "sigmoid" else 1
+        best_loss, best_params, waited = np.inf, None, 0
+        with Progress(epochs, "fit", enabled=progress) as bar:
+            for epoch in range(epochs):
+                lr = optimizer.lr_at(epoch)
+                order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.int64)
+                stats = np.zeros((self.n_layers, len(_network.STAT_COLUMNS))) if record else None
+                losses = np.empty(n_batches)
+                start = time.perf_counter()
+                status, loss_sum, correct, seen, steps, pending = self._net.train_epoch(
+                    X, t, order, batch_size, stats=stats, batch_losses=losses,
+                    check_signals=check_signals, **optimizer.engine_args(lr))
+                elapsed = time.perf_counter() - start
+                hist.batch_loss = np.concatenate([hist.batch_loss, losses[:steps]])
+                if status == _network.DIVERGED:
+                    hist.diverged, hist.diverged_epoch, self.diverged = True, epoch, True
+                    if not raise_on_divergence:
+                        warnings.warn(f"fit: non-finite loss in epoch {epoch}; stopped with "
+                                      "the parameters of the last finite step", RuntimeWarning,
+                                      stacklevel=2)
+                    break
+                if status == _network.INTERRUPTED:
+                    hist.interrupted = True
+                    warnings.warn(f"fit interrupted ({type(pending).__name__}) in epoch {epoch} "
+                                  f"after {steps} of {n_batches} batches; the model holds the "
+                                  "parameters of the last completed step", RuntimeWarning,
+                                  stacklevel=2)
+                    break
+                values = {
+                    "loss": loss_sum / seen,
+                    "penalty": self._penalty(optimizer.l1, optimizer.l2,
+                                             optimizer.regularize_bias),
+                    "accuracy": np.nan if self.output == "linear"
+                    else correct / (seen * per_sample),
+                    "lr": lr, "epoch_time": elapsed,
+                    "sparsity": float(np.mean(self._net.params[:self._net.n_weights] == 0)),
+                }
+                if validation_data is not None:
+                    val_loss, val_correct = self._net.evaluate(Xv, tv)
+                    values["val_loss"] = val_loss
+                    values["val_accuracy"] = (np.nan if self.output == "linear"
+                                              else val_correct / tv.size)
+                layer_stats = self._layer_stats(stats, seen, steps) if record else None
+                hist._append_epoch(values, layer_stats,
+                                   self._weight_histograms() if record else None)
+                bar.update(loss=values["loss"], **({"val_loss": values["val_loss"]}
+                                                   if validation_data is not None else {}))
+                if early_stopping is not None:
+                    if values["val_loss"] < best_loss:
+                        best_loss, best_params, waited = values["val_loss"], \
+                            self._net.params.copy(), 0
+                        hist.best_epoch = epoch
+                    else:
+                        waited += 1
+                        if waited >= early_stopping:
+                            hist.stopped_early = True
+                            break
+                if any(cb(self, hist, epoch) for cb in callbacks):
+                    break
+        if best_params is not None and hist.best_epoch != hist.n_epochs - 1:
+            self._net.params[...] = best_params
+        if hist.diverged and raise_on_divergence:
+            raise FloatingPointError(f"training diverged in epoch {hist.diverged_epoch} "
+                                     "(non-finite loss)")
+        return hist
+
+    def _layer_stats(self, sums, seen, steps):
+        """Per-layer statistics of one epoch from the engine's sums."""
+        out = {k: np.zeros(self.n_layers) for k in
+               ("act_mean", "act_std", "grad_std", "weight_grad_std", "weight_std",
+                "weight_norm", "zero_fraction", "small_fraction")}
+        for l, w in enumerate(self.weights):
+            fan_out = w.shape[1]
+            n_act, n_w = seen * fan_out, max(steps, 1) * w.size
+            a_sum, a_sq, d_sum, d_sq, g_sum, g_sq = sums[l]
+            out["act_mean"][l] = a_sum / n_act
+            out["act_std"][l] = _std(a_sum, a_sq, n_act)
+            out["grad_std"][l] = _std(d_sum, d_sq, n_act)
+            out["weight_grad_std"][l] = _std(g_sum, g_sq, n_w)
+            w64 = w.astype(np.float64)
+            out["weight_std"][l] = w64.std()
+            out["weight_norm"][l] = np.sqrt((w64 * w64).sum())
+            out["zero_fraction"][l] = np.mean(w == 0)
+            out["small_fraction"][l] = np.mean(np.abs(w) < SMALL_WEIGHT)
+        return out
+
+    def _weight_histograms(self):
+        lo, hi = HIST_EDGES[0], HIST_EDGES[-1]
+        return np.stack([np.histogram(np.clip(w, lo, hi), bins=HIST_EDGES)[0] for w in self.weights])
+
+    # -- persistence ----------------------------------------------------------
+
+    def _config(self):
+        """The architecture and construction arguments, as plain values."""
+        return {"layer_sizes": list(self.layer_sizes), "activation": list(self.activations),
+                "init": _init.describe(self.init), "bias_init": self.bias_init,
+                "output": self.output, "dtype": self.dtype.name,
+                "leaky_slope": self.leaky_slope, "seed": str(self.seed)}
+
+    @classmethod
+    def _from_config(cls, config, parameters):
+        """A model with the given configuration and parameter values."""
+        init = _init.restore(config["init"])
+        net = cls(config["layer_sizes"], config["activation"], "zeros", config["bias_init"],
+                  config["output"], config["dtype"], None, config["leaky_slope"])
+        net.init = init
+        net._inits = [_init.get(i) for i in (init if isinstance(init, list) else
+                                             [init] * net.n_layers)]
+        net.seed = int(config["seed"])
+        net._shuffle_seq = np.random.SeedSequence(net.seed).spawn(net.n_layers + 1)[-1]
+        if parameters.shape != net.parameters.shape:
+            raise ValueError(f"{parameters.size} parameters stored for a model of "
+                             f"{net.n_params}")
+        net.parameters[...] = parameters
+        return net
+
+    def save(self, path):
+        """Write the model to ``path`` (an .npz file: architecture, parameters,
+        format version; no pickled objects).  Atomic: a temporary file in the
+        same directory is renamed over ``path``, so a crash never leaves a
+        half-written model.  The optimiser state is not saved."""
+        from initreg.persistence import save_model
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """A model saved by :meth:`save`.  Raises ValueError for a truncated,
+        corrupt or foreign file, OSError (IsADirectoryError, FileNotFoundError)
+        for a wrong path."""
+        from initreg.persistence import load_model
+        return load_model(path)
+
+    def __getstate__(self):
+        return {"config": self._config(), "parameters": self.parameters.copy(),
+                "diverged": self.diverged}
+
+    def __setstate__(self, state):
+        other = MLP._from_config(state["config"], state["parameters"])
+        self.__dict__.update(other.__dict__)
+        self.diverged = state["diverged"]
+
     # -- layer-by-layer access (experiments) ----------------------------------
 
     def _pre_activation(self, X, layer):
@@ -322,6 +544,11 @@ class MLP:
             z = a @ self.weights[l] + self.biases[l]
             a = _activate(z, self.activations[l], self.leaky_slope)
         return a @ self.weights[layer] + self.biases[layer]
+
+
+def _std(total, total_sq, count):
+    mean = total / count
+    return float(np.sqrt(max(total_sq / count - mean * mean, 0.0)))
 
 
 def _activate(z, name, slope):

@@ -1,0 +1,55 @@
+"""Plain-JSON conversion of results (dataclasses of NumPy arrays).
+
+Arrays become nested lists, NumPy scalars Python numbers; NaN and infinities,
+which strict JSON cannot hold, become ``null``.  ``from_jsonable`` turns lists
+of numbers back into arrays (``null`` back into NaN).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+
+
+def to_jsonable(obj):
+    """A structure of dicts, lists, str, int, float, bool and None."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "fc":
+            return to_jsonable(obj.astype(np.float64).tolist())
+        return obj.tolist()
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        obj = float(obj)
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, (int, str)):
+        return obj
+    return repr(obj)
+
+
+def dumps(obj, indent=None):
+    """Strict JSON text of ``obj``."""
+    return json.dumps(to_jsonable(obj), indent=indent, allow_nan=False)
+
+
+def as_array(value, dtype=np.float64):
+    """A list from JSON back to an array (``None`` entries become NaN)."""
+    if value is None:
+        return None
+    return np.asarray(_none_to_nan(value), dtype=dtype)
+
+
+def _none_to_nan(value):
+    if isinstance(value, list):
+        return [_none_to_nan(v) for v in value]
+    return math.nan if value is None else value
