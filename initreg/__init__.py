@@ -5,11 +5,21 @@ on dense neural networks, with a compiled (Cython + C) core.
 >>> net = ir.MLP([64, 128, 10], activation="relu", init="he", seed=0)
 >>> opt = ir.SGD(lr=0.1, l2=1e-4)
 """
-from initreg import init
+from initreg import datasets, init, regularization
+from initreg.history import History
 from initreg.model import MLP, LossBreakdown
 from initreg.optim import SGD, ExponentialDecay, InverseTimeDecay, StepDecay
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "SGD", "LossBreakdown", "StepDecay", "ExponentialDecay",
-           "InverseTimeDecay", "init", "__version__"]
+__all__ = ["MLP", "SGD", "History", "LossBreakdown", "StepDecay", "ExponentialDecay",
+           "InverseTimeDecay", "MLPClassifier", "MLPRegressor", "datasets", "init",
+           "regularization", "__version__"]
+
+
+def __getattr__(name):
+    # The estimators need scikit-learn: imported on first use only.
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from initreg import estimators
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'initreg' has no attribute {name!r}")
