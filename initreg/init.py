@@ -39,7 +39,7 @@ import numbers
 
 import numpy as np
 
-from initreg._validation import check_choice, check_dtype, check_float
+from initreg._validation import check_choice, check_dtype, check_float, check_int
 
 __all__ = [
     "Initializer", "zeros", "constant", "normal", "uniform",
@@ -372,8 +372,7 @@ def lsuv(model, X, *, tol=0.05, max_iter=10, rng=None):
     if not isinstance(model, MLP):
         raise TypeError(f"lsuv needs an initreg.MLP, got {type(model).__name__}")
     tol = check_float(tol, "tol", low=0, low_open=True)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    max_iter = check_int(max_iter, "max_iter", low=1)
     X = model._check_X(X)
     gen = as_rng(rng)
     for w, b in zip(model.weights, model.biases):
@@ -381,12 +380,11 @@ def lsuv(model, X, *, tol=0.05, max_iter=10, rng=None):
         b[...] = 0
     variances = []
     for layer in range(model.n_layers):
-        w, b = model.weights[layer], model.biases[layer]
+        w = model.weights[layer]
         for _ in range(max_iter):
-            z = model._pre_activation(X, layer)
-            var = float(z.var())
+            var = float(model.trace(X).pre_activations[layer].var())
             if not np.isfinite(var) or var == 0.0 or abs(var - 1.0) < tol:
                 break
             w /= np.sqrt(var).astype(w.dtype)
-        variances.append(float(model._pre_activation(X, layer).var()))
+        variances.append(float(model.trace(X).pre_activations[layer].var()))
     return variances

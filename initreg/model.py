@@ -24,7 +24,7 @@ from initreg._validation import (MAX_DIM, as_float_array, as_labels, as_targets,
 from initreg.history import HIST_EDGES, SMALL_WEIGHT, History
 from initreg.optim import SGD
 
-__all__ = ["MLP", "LossBreakdown", "ACTIVATIONS", "OUTPUTS"]
+__all__ = ["MLP", "LossBreakdown", "Trace", "ACTIVATIONS", "OUTPUTS"]
 
 #: Hidden-layer activations and their codes in the compiled core.
 ACTIVATIONS = {
@@ -38,6 +38,15 @@ OUTPUTS = {
     "sigmoid": _network.SIGMOID_BCE,   # binary cross-entropy on 0/1 targets
     "linear": _network.MSE,            # mean squared error
 }
+
+
+class Trace(NamedTuple):
+    """Per-layer signals of one batch (see :meth:`MLP.trace`)."""
+
+    pre_activations: list
+    activations: list
+    gradients: list
+    loss: float
 
 
 class LossBreakdown(NamedTuple):
@@ -537,28 +546,32 @@ class MLP:
 
     # -- layer-by-layer access (experiments) ----------------------------------
 
-    def _pre_activation(self, X, layer):
-        """Z = A W + b of ``layer`` for the checked input X (NumPy; slow path)."""
-        a = X
-        for l in range(layer):
-            z = a @ self.weights[l] + self.biases[l]
-            a = _activate(z, self.activations[l], self.leaky_slope)
-        return a @ self.weights[layer] + self.biases[layer]
+    def trace(self, X, y=None):
+        """Forward (and, given targets y, backward) one batch, keeping every
+        layer's signals.
+
+        Returns a :class:`Trace` with, for each layer l, the pre-activations
+        Z_l = A_{l-1} W_l + b_l, the activations A_l = f(Z_l) (the last
+        layer's are its logits) and, with y, the back-propagated gradients
+        dLoss/dZ_l and the batch's mean data loss; all of shape
+        (n_samples, fan_out).  The batch is processed in one piece."""
+        X = self._check_X(X)
+        n = X.shape[0]
+        if y is None:
+            self._net.reserve(n)  # one chunk: every layer's output stays in the workspace
+            self._net.forward(X, np.empty((n, self.layer_sizes[-1]), dtype=self.dtype))
+            loss, gradients = None, None
+            activations, _ = self._net.layer_outputs(n)
+        else:
+            t = self._check_y(y, n)
+            loss = self._net.loss_and_gradients(X, t)
+            activations, gradients = self._net.layer_outputs(n)
+        inputs = [X] + activations[:-1]
+        pre = [a @ w + b for a, w, b in zip(inputs, self.weights, self.biases)]
+        return Trace(pre, activations, gradients, loss)
 
 
 def _std(total, total_sq, count):
     mean = total / count
     return float(np.sqrt(max(total_sq / count - mean * mean, 0.0)))
 
-
-def _activate(z, name, slope):
-    """NumPy reference of the hidden activations (used off the hot path)."""
-    if name == "tanh":
-        return np.tanh(z)
-    if name in ("sigmoid", "logistic"):
-        return 1.0 / (1.0 + np.exp(-z))
-    if name == "relu":
-        return np.maximum(z, 0)
-    if name == "leaky_relu":
-        return np.where(z < 0, slope * z, z)
-    return z

@@ -123,7 +123,7 @@ def test_lsuv_gives_unit_variance_pre_activations(rng):
     assert len(variances) == 4
     for layer, v in enumerate(variances):
         assert v == pytest.approx(1.0, abs=0.02)
-        assert net._pre_activation(net._check_X(X), layer).var() == pytest.approx(1.0, abs=0.02)
+        assert net.trace(X).pre_activations[layer].var() == pytest.approx(1.0, abs=0.02)
     # orthogonal directions, rescaled: columns stay mutually orthogonal
     w = net.weights[1].astype(np.float64)
     gram = w.T @ w
