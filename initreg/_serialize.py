@@ -42,11 +42,28 @@ def dumps(obj, indent=None):
     return json.dumps(to_jsonable(obj), indent=indent, allow_nan=False)
 
 
-def as_array(value, dtype=np.float64):
-    """A list from JSON back to an array (``None`` entries become NaN)."""
+def as_array(value, dtype=None):
+    """A list from JSON back to an array: ``None`` entries become NaN; the
+    dtype is inferred (bool, int64 or float64) unless given."""
     if value is None:
         return None
+    if dtype is None:
+        leaves = list(_leaves(value))
+        if leaves and all(isinstance(v, bool) for v in leaves):
+            dtype = np.bool_
+        elif leaves and all(isinstance(v, int) and not isinstance(v, bool) for v in leaves):
+            dtype = np.int64
+        else:
+            dtype = np.float64
     return np.asarray(_none_to_nan(value), dtype=dtype)
+
+
+def _leaves(value):
+    if isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
 
 
 def _none_to_nan(value):

@@ -1,46 +1,150 @@
-"""The ``initreg`` command line."""
+"""The ``initreg`` command line (also ``python -m initreg``).
+
+    initreg report [--dataset D] [--out DIR] [--quick] [--seed N] [--force]
+    initreg train --layers 64,128,10 --activation relu --init he --l1 1e-4 ...
+
+Exit status: 0 on success, 1 when a run failed (the report keeps what
+finished), 2 for bad arguments or an output directory that would be
+overwritten.
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
-import numpy as np
+
+def _report(args):
+    from initreg.report import ReportExists, run_report
+
+    start = time.perf_counter()
+    try:
+        path, errors = run_report(args.dataset, args.out, quick=args.quick, seed=args.seed,
+                                  force=args.force, progress=not args.no_progress)
+    except ReportExists as exc:
+        print(f"initreg report: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        print(f"initreg report: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:  # a dataset that cannot be read
+        print(f"initreg report: {exc}", file=sys.stderr)
+        return 2
+    took = time.perf_counter() - start
+    print(f"wrote {path} ({took:.1f} s)" + (f"; failed: {', '.join(errors)}" if errors else ""))
+    return 1 if errors else 0
 
 
-def _demo(args):
+def _layers(text):
+    try:
+        sizes = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--layers must be comma-separated integers, got "
+                                         f"{text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("--layers needs at least an input and an output size, "
+                                         "all positive")
+    return sizes
+
+
+def _train(args):
+    import numpy as np
+
     import initreg as ir
+    from initreg.experiments import load_dataset
 
-    rng = np.random.default_rng(args.seed)
-    # A task with a known answer: labels of a random "teacher" network.
-    X = rng.normal(size=(4000, 64)).astype(np.float32)
-    teacher = rng.normal(size=(64, 10))
-    y = np.argmax(np.tanh(X @ teacher), axis=1)
-    net = ir.MLP([64, 128, 128, 10], activation="tanh", init="xavier", seed=args.seed)
-    opt = ir.SGD(lr=0.1, momentum=0.9, l2=1e-5)
-    order_rng = np.random.default_rng(args.seed + 1)
-    print(f"{net}\ntraining on 4000 samples of a teacher network's labels")
-    print(f"{'epoch':>5} {'loss':>8} {'accuracy':>9} {'ms':>7}")
-    for epoch in range(args.epochs):
-        t0 = time.perf_counter()
-        order = order_rng.permutation(len(X))
-        losses = [net.step(X[order[s:s + 32]], y[order[s:s + 32]], opt)
-                  for s in range(0, len(X), 32)]
-        ms = (time.perf_counter() - t0) * 1e3
-        print(f"{epoch + 1:>5} {np.mean(losses):8.4f} {net.score(X, y):9.3f} {ms:7.1f}")
-    return 0
+    try:
+        data = load_dataset(args.dataset, seed=args.seed)
+    except (ValueError, OSError, TypeError) as exc:
+        print(f"initreg train: {exc}", file=sys.stderr)
+        return 2
+    sizes = args.layers or [data.n_features, 128, data.n_classes]
+    if sizes[0] != data.n_features or sizes[-1] != data.n_classes:
+        print(f"initreg train: --layers must start with {data.n_features} inputs and end with "
+              f"{data.n_classes} outputs for {data.name}; got {sizes}", file=sys.stderr)
+        return 2
+    try:
+        net = ir.MLP(sizes, activation=args.activation, init=args.init, dtype=args.dtype,
+                     seed=args.seed)
+        opt = ir.SGD(lr=args.lr, momentum=args.momentum, l1=args.l1, l2=args.l2,
+                     l1_mode=args.l1_mode)
+    except (ValueError, TypeError) as exc:
+        print(f"initreg train: {exc}", file=sys.stderr)
+        return 2
+
+    header = f"{'epoch':>5} {'loss':>9} {'penalty':>9} {'train':>7} {'test':>7} {'zeros':>7} {'ms':>7}"
+
+    def show(model, hist, epoch):
+        print(f"{epoch + 1:>5} {hist.loss[-1]:9.4f} {hist.penalty[-1]:9.4f} "
+              f"{hist.accuracy[-1]:7.3f} {hist.val_accuracy[-1]:7.3f} "
+              f"{hist.sparsity[-1]:7.3f} {1e3 * hist.epoch_time[-1]:7.1f}", flush=True)
+
+    if not args.json:
+        print(f"{net}\n{data.name}: {len(data.y_train)} training, {len(data.y_test)} test "
+              f"samples; {opt}")
+        print(header)
+    hist = net.fit(data.X_train, data.y_train, epochs=args.epochs, batch_size=args.batch_size,
+                   optimizer=opt, validation_data=(data.X_test, data.y_test), seed=args.seed,
+                   callbacks=[] if args.json else [show])
+    if args.save:
+        net.save(args.save)
+    if args.json:
+        print(json.dumps({"model": net._config(), "optimizer": opt.to_dict(),
+                          "dataset": data.name, "history": hist.to_dict(),
+                          "test_accuracy": net.score(data.X_test, data.y_test)}))
+    else:
+        status = ("diverged" if hist.diverged else "interrupted" if hist.interrupted else "done")
+        print(f"{status}: test accuracy {net.score(data.X_test, data.y_test):.4f}, "
+              f"{int(np.sum([np.sum(w == 0) for w in net.weights]))} of "
+              f"{sum(w.size for w in net.weights)} weights exactly 0")
+    return 1 if hist.diverged or hist.interrupted else 0
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="initreg",
-        description="Weight-initialization and L1/L2-regularization experiments "
-                    "on dense networks.")
+        description="Weight-initialization and L1/L2-regularization experiments on dense "
+                    "networks, on a compiled CPU core.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train a small network and print the loss falling")
-    demo.add_argument("--epochs", type=int, default=5)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(run=_demo)
+    datasets = ("digits (embedded, default), spirals, moons, circles, mnist:DIR, "
+                "npz:PATH, csv:PATH")
+
+    rep = sub.add_parser("report", help="run the experiments and write an HTML report",
+                         description="Run the initialization and regularization experiments "
+                                     "and write DIR/report.html, DIR/figures/*.png and "
+                                     "DIR/results.json.")
+    rep.add_argument("--dataset", default="digits", help=datasets)
+    rep.add_argument("--out", default="initreg-report", metavar="DIR",
+                     help="output directory (default: initreg-report)")
+    rep.add_argument("--quick", action="store_true",
+                     help="fewer seeds, epochs and depths: seconds instead of minutes")
+    rep.add_argument("--seed", type=int, default=0)
+    rep.add_argument("--force", action="store_true",
+                     help="overwrite the report in an existing, non-empty DIR")
+    rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rep.set_defaults(run=_report)
+
+    tr = sub.add_parser("train", help="train one network and print a table per epoch")
+    tr.add_argument("--dataset", default="digits", help=datasets)
+    tr.add_argument("--layers", type=_layers, default=None,
+                    help="comma-separated sizes, input to output (default: n_features,128,"
+                         "n_classes)")
+    tr.add_argument("--activation", default="relu")
+    tr.add_argument("--init", default="he")
+    tr.add_argument("--l1", type=float, default=0.0)
+    tr.add_argument("--l2", type=float, default=0.0)
+    tr.add_argument("--l1-mode", default="subgradient",
+                    choices=("subgradient", "proximal", "cumulative"))
+    tr.add_argument("--lr", type=float, default=0.05)
+    tr.add_argument("--momentum", type=float, default=0.9)
+    tr.add_argument("--epochs", type=int, default=20)
+    tr.add_argument("--batch-size", type=int, default=32)
+    tr.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
+    tr.add_argument("--json", action="store_true", help="print one JSON object, no table")
+    tr.set_defaults(run=_train)
     return parser
 
 

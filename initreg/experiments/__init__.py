@@ -1,0 +1,28 @@
+"""The experiments: what initialization and L1/L2 regularization do, with
+numbers and pictures.  Each returns a result dataclass (NumPy arrays and
+metadata) with ``to_dict()``, ``to_json()`` and ``plot()``; runs that vary
+are repeated over several seeds, and every run is seeded.
+
+- :func:`signal_propagation`: activations and gradients layer by layer at
+  initialization, measured and predicted (linear and mean-field recursions).
+- :func:`initialization`: training curves, per-layer statistics, symmetry
+  and decision boundaries for each initializer.
+- :func:`depth_study`: Xavier vs He as networks get deeper.
+- :func:`regularization`: what L1, L2 and elastic net do to the weights and to
+  generalization, across a lambda sweep.
+- :func:`landscape`: the two-parameter picture of L1 vs L2.
+- :func:`sweep`: any function over a grid of parameters and seeds, in
+  parallel.
+"""
+from initreg.experiments._common import Data, Result, load_dataset
+from initreg.experiments.landscape import LandscapeResult, landscape
+from initreg.experiments.regularization import PENALTIES, RegularizationResult, regularization
+from initreg.experiments.signal import SignalResult, mean_field_variances, signal_propagation
+from initreg.experiments.sweep import SweepResult, sweep
+from initreg.experiments.training import (DepthResult, InitializationResult, depth_study,
+                                          distinct_units, initialization)
+
+__all__ = ["signal_propagation", "SignalResult", "mean_field_variances", "initialization",
+           "InitializationResult", "depth_study", "DepthResult", "distinct_units",
+           "regularization", "RegularizationResult", "PENALTIES", "landscape",
+           "LandscapeResult", "sweep", "SweepResult", "load_dataset", "Data", "Result"]

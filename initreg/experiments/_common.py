@@ -1,0 +1,146 @@
+"""What every experiment shares: the result base class, data preparation,
+seeds."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from initreg import datasets as _ds
+from initreg._serialize import as_array, dumps, to_jsonable
+
+DATASET_NAMES = ("digits", "spirals", "moons", "circles")
+
+
+@dataclasses.dataclass
+class Result:
+    """Base of the experiment results: dataclasses of NumPy arrays and
+    metadata that serialise to JSON and draw themselves."""
+
+    def to_dict(self):
+        """Plain Python values (NaN as None), JSON-ready."""
+        return to_jsonable(self)
+
+    def to_json(self, path=None, indent=None):
+        """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
+        text = dumps(self, indent=indent)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, d):
+        """The inverse of :meth:`to_dict`: numeric lists become arrays."""
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            kwargs[f.name] = _restore(d.get(f.name))
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.from_dict(json.loads(text))
+
+    def plot(self):
+        """A dict of named matplotlib figures (needs the ``report`` extra)."""
+        from initreg import plotting
+        return getattr(plotting, f"plot_{self.kind}")(self)
+
+    @property
+    def kind(self):
+        return type(self).__name__.removesuffix("Result").lower()
+
+
+def _restore(value):
+    if isinstance(value, dict):
+        return {k: _restore(v) for k, v in value.items()}
+    if isinstance(value, list) and _numeric(value):
+        return as_array(value)
+    return value
+
+
+def _numeric(value):
+    if isinstance(value, list):
+        return len(value) > 0 and all(_numeric(v) for v in value)
+    return value is None or isinstance(value, (int, float))
+
+
+@dataclasses.dataclass
+class Data:
+    """A prepared dataset: standardized features (statistics of the training
+    part), integer labels, and where it came from."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_features(self):
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self):
+        return int(max(self.y_train.max(), self.y_test.max()) + 1)
+
+
+def load_dataset(spec, seed=0, test_size=0.25, n_train=None):
+    """A :class:`Data` from a name or arrays.
+
+    spec : "digits" (the embedded UCI digits), "spirals", "moons", "circles"
+        (seeded 2-D sets), "mnist:DIR" (IDX files: train and t10k), "npz:PATH"
+        (arrays X and y), "csv:PATH" (last column the label), a tuple
+        (X, y) split here, or a :class:`Data` (returned as is).
+    n_train : int or None
+        Keep only this many training samples (stratified), to make
+        over-fitting -- and what regularization does about it -- visible.
+
+    Features are standardized with the training part's statistics: the
+    initialization derivations assume zero-mean, unit-variance inputs.
+    """
+    if isinstance(spec, Data):
+        return spec
+    if isinstance(spec, tuple) and len(spec) == 2:
+        name, (X, y) = "arrays", spec
+        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size, seed=seed, stratify=True)
+    elif not isinstance(spec, str):
+        raise TypeError(f"dataset must be a name, 'mnist:DIR', 'npz:PATH', 'csv:PATH' or "
+                        f"(X, y); got {type(spec).__name__}")
+    elif spec.startswith("mnist:"):
+        name = "mnist"
+        directory = os.path.expanduser(spec[len("mnist:"):])
+        Xtr, ytr = _ds.load_mnist(directory, "train")
+        Xte, yte = _ds.load_mnist(directory, "test")
+    elif spec.startswith(("npz:", "csv:")):
+        path = os.path.expanduser(spec[4:])
+        name = os.path.basename(path)
+        X, y = _ds.load_npz(path) if spec.startswith("npz:") else _ds.load_csv(path)
+        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size, seed=seed, stratify=True)
+    elif spec in DATASET_NAMES:
+        name = spec
+        if spec == "digits":
+            X, y = _ds.load_digits()
+        else:
+            make = {"spirals": _ds.make_spirals, "moons": _ds.make_moons,
+                    "circles": _ds.make_circles}[spec]
+            X, y = make(n_samples=800, seed=seed)
+        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size, seed=seed, stratify=True)
+    else:
+        raise ValueError(f"unknown dataset {spec!r}; use one of {', '.join(DATASET_NAMES)}, "
+                         "'mnist:DIR', 'npz:PATH', 'csv:PATH' or (X, y)")
+    ytr, yte = np.asarray(ytr), np.asarray(yte)
+    if ytr.dtype.kind not in "iu" or min(ytr.min(), yte.min()) < 0:
+        raise ValueError(f"dataset {name}: the experiments need integer class labels 0..k-1")
+    if n_train is not None and n_train < len(ytr):
+        Xtr, _, ytr, _ = _ds.train_test_split(Xtr, ytr, len(ytr) - n_train, seed=seed,
+                                              stratify=True)
+    Xtr, Xte = _ds.standardize(Xtr, Xte)
+    return Data(name, Xtr, ytr.astype(np.int64), Xte, yte.astype(np.int64))
+
+
+def seed_list(seed, n_seeds):
+    """The seeds of the repeated runs: seed, seed + 1, ..."""
+    return [int(seed) + i for i in range(int(n_seeds))]

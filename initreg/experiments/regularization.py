@@ -1,0 +1,131 @@
+"""What L1, L2 and elastic-net penalties do to the weights and to
+generalization, across a sweep of lambda."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from initreg.experiments._common import Result, load_dataset, seed_list
+from initreg.experiments.sweep import sweep
+from initreg.model import MLP
+from initreg.optim import SGD
+
+__all__ = ["regularization", "RegularizationResult", "PENALTIES"]
+
+#: How each penalty name maps lambda to (l1, l2).
+PENALTIES = {
+    "none": lambda lam: (0.0, 0.0),
+    "l1": lambda lam: (lam, 0.0),
+    "l2": lambda lam: (0.0, lam),
+    "elastic": lambda lam: (lam, lam),
+}
+
+N_BINS = 160
+
+
+@dataclasses.dataclass
+class RegularizationResult(Result):
+    """One model per (penalty, lambda, seed).
+
+    Arrays [penalty, lambda, seed]: train_acc, test_acc, gap (train - test
+    accuracy), zero_fraction (weights exactly 0), small_fraction (|w| < eps),
+    l1_norm (sum |w|), l2_norm (sqrt sum w^2), diverged.  hist [penalty,
+    lambda, bin]: the first seed's weights (all layers) on hist_edges.  The
+    "none" row repeats one unregularized run for every lambda.
+    """
+
+    dataset: str
+    layer_sizes: list
+    penalties: list
+    lambdas: list
+    l1_mode: str
+    seeds: list
+    epochs: int
+    n_train: int
+    eps: float
+    train_acc: np.ndarray
+    test_acc: np.ndarray
+    gap: np.ndarray
+    zero_fraction: np.ndarray
+    small_fraction: np.ndarray
+    l1_norm: np.ndarray
+    l2_norm: np.ndarray
+    diverged: np.ndarray
+    hist: np.ndarray
+    hist_edges: np.ndarray
+
+    def showcase_lambda_index(self):
+        """The lambda whose L1 run zeroes closest to a third of the weights (a
+        clear spike at 0 without an empty network); the middle one without L1."""
+        if "l1" not in self.penalties:
+            return len(self.lambdas) // 2
+        zeros = np.mean(self.zero_fraction[self.penalties.index("l1")], axis=1)
+        return int(np.argmin(np.abs(zeros - 1 / 3)))
+
+    def summary(self):
+        """Means over seeds, per penalty and lambda."""
+        return {p: {f"{lam:g}": {k: float(np.mean(getattr(self, k)[pi, li]))
+                                 for k in ("test_acc", "gap", "zero_fraction", "small_fraction",
+                                           "l2_norm")}
+                    for li, lam in enumerate(self.lambdas)}
+                for pi, p in enumerate(self.penalties)}
+
+
+def regularization(dataset="digits", penalties=("none", "l1", "l2", "elastic"),
+                   lambdas=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), l1_mode="proximal", hidden=(128,),
+                   activation="relu", init="he", epochs=40, batch_size=32, lr=0.05,
+                   momentum=0.9, n_train=500, eps=1e-3, weight_range=1.0, seed=0, n_seeds=2,
+                   executor=None, progress=False):
+    """Train one model per penalty, lambda and seed; measure the weights.
+
+    The penalty is ``l1 * sum|w| + l2 * sum w^2`` over the weights (see
+    :data:`PENALTIES`: "elastic" uses both with the same lambda), applied by
+    SGD with ``l1_mode``.  ``n_train`` keeps only that many training samples,
+    so an unregularized network over-fits and the generalization gap shows.
+    Returns a :class:`RegularizationResult`.
+    """
+    unknown = [p for p in penalties if p not in PENALTIES]
+    if unknown:
+        raise ValueError(f"unknown penalties {unknown}; known: {list(PENALTIES)}")
+    data = load_dataset(dataset, seed=seed, n_train=n_train)
+    sizes = [data.n_features, *hidden, data.n_classes]
+    seeds = seed_list(seed, n_seeds)
+    edges = np.linspace(-weight_range, weight_range, N_BINS + 1)
+
+    def run(penalty, lam, seed):
+        l1, l2 = PENALTIES[penalty](lam)
+        net = MLP(sizes, activation=activation, init=init, seed=seed)
+        hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
+                       optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode),
+                       seed=seed)
+        w = np.concatenate([x.ravel() for x in net.weights]).astype(np.float64)
+        train, test = net.score(data.X_train, data.y_train), net.score(data.X_test, data.y_test)
+        return {"train_acc": train, "test_acc": test, "gap": train - test,
+                "zero_fraction": np.mean(w == 0), "small_fraction": np.mean(np.abs(w) < eps),
+                "l1_norm": np.abs(w).sum(), "l2_norm": np.sqrt((w * w).sum()),
+                "diverged": hist.diverged,
+                "hist": np.histogram(np.clip(w, edges[0], edges[-1]), edges)[0]}
+
+    grid_penalties = [p for p in penalties if p != "none"]
+    runs = []
+    if grid_penalties:
+        runs += sweep(run, {"penalty": grid_penalties, "lam": list(lambdas)}, seeds,
+                      executor=executor, progress=progress).records
+    if "none" in penalties:
+        runs += sweep(run, {"penalty": ["none"], "lam": [0.0]}, seeds,
+                      executor=executor).records
+    by = {(r["penalty"], r["lam"], r["seed"]): r["result"] for r in runs}
+
+    def get(p, lam, s):
+        return by[(p, 0.0, s)] if p == "none" else by[(p, lam, s)]
+
+    keys = ("train_acc", "test_acc", "gap", "zero_fraction", "small_fraction", "l1_norm",
+            "l2_norm", "diverged")
+    arrays = {k: np.array([[[get(p, lam, s)[k] for s in seeds] for lam in lambdas]
+                           for p in penalties]) for k in keys}
+    hist = np.array([[get(p, lam, seeds[0])["hist"] for lam in lambdas] for p in penalties])
+    return RegularizationResult(dataset=data.name, layer_sizes=sizes, penalties=list(penalties),
+                                lambdas=list(lambdas), l1_mode=l1_mode, seeds=seeds,
+                                epochs=epochs, n_train=len(data.y_train), eps=eps,
+                                hist=hist, hist_edges=edges, **arrays)

@@ -1,0 +1,259 @@
+"""Figures of the experiment results (needs the ``report`` extra: matplotlib).
+
+Each ``plot_<kind>(result)`` returns a dict ``name -> matplotlib Figure``.
+Figures are built without pyplot (no global state, no display needed), so
+they can be made in worker threads and saved anywhere.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from matplotlib.figure import Figure
+except ImportError as exc:  # pragma: no cover - exercised without matplotlib
+    raise ImportError('initreg\'s figures need matplotlib: pip install "initreg[report]"') from exc
+
+__all__ = ["plot_signal", "plot_initialization", "plot_depth", "plot_regularization",
+           "plot_landscape", "save_figure"]
+
+INIT_COLORS = {"zeros": "#7f7f7f", "small": "#1f77b4", "xavier": "#2ca02c", "glorot": "#17becf",
+               "he": "#d62728", "large": "#ff7f0e", "lecun": "#9467bd", "orthogonal": "#8c564b"}
+PENALTY_COLORS = {"none": "#d62728", "l1": "#1f77b4", "l2": "#2ca02c", "elastic": "#9467bd"}
+
+
+def _color(name, i):
+    return INIT_COLORS.get(name, f"C{i % 10}")
+
+
+def _figure(nrows=1, ncols=1, width=4.2, height=3.4, **kw):
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _band(ax, x, runs, color, label, style="-", marker=None):
+    """Mean over runs (axis 0) as a line, min..max as a shaded band."""
+    runs = np.asarray(runs, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(runs, axis=0)
+        lo, hi = np.nanmin(runs, axis=0), np.nanmax(runs, axis=0)
+    ax.plot(x, mean, style, color=color, label=label, marker=marker, ms=3)
+    if runs.shape[0] > 1:
+        ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
+
+
+def save_figure(fig, path, dpi=110):
+    """Write a figure as PNG."""
+    fig.savefig(path, dpi=dpi)
+
+
+# ---- signal propagation -------------------------------------------------------
+
+def plot_signal(r):
+    figs = {}
+    n = len(r.inits)
+    fig, axes = _figure(1, n, width=3.0, height=2.8, sharey=False)
+    cmap_colors = [tuple(c) for c in _viridis(r.depth)]
+    for i, init in enumerate(r.inits):
+        ax = axes[0, i]
+        edges = r.hist_edges[i]
+        centers = 0.5 * (edges[1:] + edges[:-1])
+        for l in range(r.depth):
+            counts = r.hist[i, l]
+            ax.plot(centers, counts / max(counts.sum(), 1), color=cmap_colors[l], lw=1.1,
+                    label=f"layer {l + 1}" if i == 0 and l in (0, r.depth - 1) else None)
+        ax.set_title(f"{init}", fontsize=10)
+        ax.set_xlabel(f"{r.activation} activation")
+        ax.set_yscale("log")
+        if i == 0:
+            ax.set_ylabel("fraction of units")
+            ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"Activation histograms per layer ({r.depth} x {r.width}, {r.activation}); "
+                 "light = deeper", fontsize=10)
+    figs[f"signal_histograms_{r.activation}"] = fig
+
+    fig, axes = _figure(1, 2, width=5.0, height=3.8)
+    layers = np.arange(1, r.depth + 1)
+    for i, init in enumerate(r.inits):
+        c = _color(init, i)
+        _band(axes[0, 0], layers, r.act_std[i], c, f"{init}", marker="o")
+        axes[0, 0].plot(layers, np.nanmean(r.pred_mf_act_std[i], axis=0), ":", color=c, lw=1.6)
+        axes[0, 0].plot(layers, np.nanmean(r.pred_linear_std[i], axis=0), "--", color=c,
+                        lw=0.9, alpha=0.7)
+        _band(axes[0, 1], layers, r.grad_std[i], c, f"{init}", marker="o")
+        axes[0, 1].plot(layers, np.nanmean(r.pred_mf_grad_std[i], axis=0), ":", color=c, lw=1.6)
+    measured = np.concatenate([r.act_std.ravel(), r.grad_std.ravel()])
+    measured = measured[np.isfinite(measured) & (measured > 0)]
+    if measured.size:  # the linear prediction may explode: keep the measured in view
+        axes[0, 0].set_ylim(measured.min() / 5, measured.max() * 1e3)
+    axes[0, 0].set_title("activation std: measured (o), mean field (:), linear (--)",
+                         fontsize=9)
+    axes[0, 1].set_title("back-propagated gradient std dL/dZ: measured (o), mean field (:)",
+                         fontsize=9)
+    for ax in axes[0]:
+        ax.set_yscale("log")
+        ax.set_xlabel("layer")
+    axes[0, 0].legend(fontsize=7)
+    figs[f"signal_std_{r.activation}"] = fig
+    return figs
+
+
+def _viridis(n):
+    from matplotlib import colormaps
+    return colormaps["viridis"](np.linspace(0.0, 0.92, max(n, 1)))
+
+
+# ---- initialization training ------------------------------------------------------
+
+def plot_initialization(r):
+    figs = {}
+    epochs = np.arange(1, r.epochs + 1)
+    fig, axes = _figure(1, 2, width=4.8, height=3.6)
+    for i, init in enumerate(r.inits):
+        c = _color(init, i)
+        _band(axes[0, 0], epochs, r.loss[i], c, init)
+        _band(axes[0, 1], epochs, r.test_acc[i], c, init)
+    axes[0, 0].set_yscale("log")
+    axes[0, 0].set_ylabel("training loss")
+    axes[0, 1].set_ylabel("test accuracy")
+    for ax in axes[0]:
+        ax.set_xlabel("epoch")
+    axes[0, 1].legend(fontsize=7)
+    fig.suptitle(f"{r.dataset}, {r.activation}, layers {r.layer_sizes}", fontsize=10)
+    figs[f"init_curves_{r.dataset}"] = fig
+
+    n_hidden = r.act_std.shape[-1] - 1
+    fig, axes = _figure(2, len(r.inits), width=2.6, height=2.4, sharex=True)
+    colors = _viridis(n_hidden + 1)
+    for i, init in enumerate(r.inits):
+        for l in range(n_hidden + 1):
+            label = f"layer {l + 1}" if l < n_hidden else "output"
+            axes[0, i].plot(epochs, np.nanmean(r.act_std[i, :, :, l], axis=0),
+                            color=colors[l], label=label)
+            axes[1, i].plot(epochs, np.nanmean(r.grad_std[i, :, :, l], axis=0), color=colors[l])
+        axes[0, i].set_title(f"{init}: {int(r.distinct_units[i, 0, 0])} distinct units",
+                             fontsize=9)
+        for ax in axes[:, i]:
+            ax.set_yscale("log")
+        axes[1, i].set_xlabel("epoch")
+    axes[0, 0].set_ylabel("activation std")
+    axes[1, 0].set_ylabel("gradient std dL/dZ")
+    axes[0, 0].legend(fontsize=6)
+    figs[f"init_layer_stats_{r.dataset}"] = fig
+
+    if r.boundary is not None:
+        fig, axes = _figure(1, len(r.inits), width=2.7, height=2.7)
+        for i, init in enumerate(r.inits):
+            ax = axes[0, i]
+            ax.contourf(r.grid_x, r.grid_y, r.boundary[i], levels=np.arange(-0.5, 10.5, 1),
+                        cmap="coolwarm", alpha=0.35)
+            ax.scatter(r.points[:, 0], r.points[:, 1], c=r.labels, cmap="coolwarm", s=4,
+                       edgecolors="none")
+            ax.set_title(f"{init}: {np.mean(r.final_test_acc[i]):.0%}", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle(f"Decision boundaries on {r.dataset} after {r.epochs} epochs "
+                     "(test accuracy)", fontsize=10)
+        figs[f"init_boundaries_{r.dataset}"] = fig
+    return figs
+
+
+def plot_depth(r):
+    fig, axes = _figure(1, len(r.activations), width=4.2, height=3.4, sharey=True)
+    for a, act in enumerate(r.activations):
+        ax = axes[0, a]
+        for i, init in enumerate(r.inits):
+            _band(ax, r.depths, r.final_test_acc[a, i].T, _color(init, i), init, marker="o")
+        ax.set_title(f"{act}, width {r.width}", fontsize=10)
+        ax.set_xlabel("hidden layers")
+        ax.set_ylim(0, 1)
+        ax.axhline(1 / 10, color="k", lw=0.6, ls=":")
+    axes[0, 0].set_ylabel(f"test accuracy after {r.epochs} epochs")
+    axes[0, 0].legend(fontsize=8)
+    return {"depth": fig}
+
+
+# ---- regularization ---------------------------------------------------------------
+
+def plot_regularization(r, lam_index=None):
+    figs = {}
+    li = r.showcase_lambda_index() if lam_index is None else lam_index
+    lam = r.lambdas[li]
+    centers = 0.5 * (r.hist_edges[1:] + r.hist_edges[:-1])
+    width = r.hist_edges[1] - r.hist_edges[0]
+    fig, axes = _figure(1, 2, width=4.6, height=3.4, sharey=True)
+    base = r.penalties.index("none") if "none" in r.penalties else None
+    for ax, pen in zip(axes[0], ("l1", "l2")):
+        if pen not in r.penalties:
+            continue
+        if base is not None:
+            ax.bar(centers, r.hist[base, li], width=width, color=PENALTY_COLORS["none"],
+                   alpha=0.55, label="unregularized")
+        ax.bar(centers, r.hist[r.penalties.index(pen), li], width=width,
+               color=PENALTY_COLORS[pen], alpha=0.55, label=f"{pen.upper()}, $\\lambda$={lam:g}")
+        ax.set_yscale("log")
+        ax.set_xlabel("weight value")
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel("number of weights")
+    fig.suptitle("Weights after training: L1 piles them at exactly 0, L2 shrinks them all",
+                 fontsize=10)
+    figs["reg_histograms"] = fig
+
+    fig, axes = _figure(1, 3, width=3.6, height=3.2)
+    for p, pen in enumerate(r.penalties):
+        c = PENALTY_COLORS.get(pen, f"C{p}")
+        _band(axes[0, 0], r.lambdas, r.zero_fraction[p].T, c, pen, marker="o")
+        _band(axes[0, 1], r.lambdas, r.test_acc[p].T, c, pen, marker="o")
+        _band(axes[0, 1], r.lambdas, r.train_acc[p].T, c, None, style="--")
+        _band(axes[0, 2], r.lambdas, r.l2_norm[p].T, c, pen, marker="o")
+    axes[0, 0].set_ylabel("fraction of weights exactly 0")
+    axes[0, 1].set_ylabel("accuracy: test (o), train (--)")
+    axes[0, 2].set_ylabel("weight norm $\\|W\\|_2$")
+    for ax in axes[0]:
+        ax.set_xscale("log")
+        ax.set_xlabel("$\\lambda$")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"{r.dataset} ({r.n_train} training samples), L1 mode: {r.l1_mode}",
+                 fontsize=10)
+    figs["reg_sweep"] = fig
+    return figs
+
+
+def plot_landscape(r):
+    fig, axes = _figure(1, 2, width=4.6, height=4.4)
+    W1, W2 = np.meshgrid(r.grid_w1, r.grid_w2)
+    levels = np.quantile(r.cost, np.linspace(0.002, 0.6, 14))
+    for ax, name, reg_cost, opt, path, touching in (
+            (axes[0, 0], "L1", r.cost_l1, r.opt_l1, r.path_l1, r.cost_at_l1),
+            (axes[0, 1], "L2", r.cost_l2, r.opt_l2, r.path_l2, r.cost_at_l2)):
+        ax.contour(W1, W2, r.cost, levels=levels, colors="0.65", linewidths=0.7)
+        ax.contour(W1, W2, reg_cost, levels=np.quantile(reg_cost, np.linspace(0.002, 0.5, 10)),
+                   cmap="viridis", linewidths=0.8, alpha=0.6)
+        # the contour of J through the regularized optimum touches the region
+        ax.contour(W1, W2, r.cost, levels=[touching], colors="k", linewidths=1.4)
+        if name == "L1":  # the diamond |w1| + |w2| = |w*|_1 through the optimum
+            t = np.abs(opt).sum()
+            ax.fill([t, 0, -t, 0], [0, t, 0, -t], color="#1f77b4", alpha=0.15)
+        else:
+            rad = np.hypot(*opt)
+            ax.add_patch(_circle(rad))
+        ax.plot(path[:, 0], path[:, 1], "-", color="k", lw=1.2, label="optimum as $\\lambda$ grows")
+        ax.plot(*r.optimum, "*", color="#d62728", ms=12, label="unregularized optimum")
+        ax.plot(*opt, "o", color="#1f77b4", ms=7, label=f"{name} optimum, $\\lambda$={r.lam:.2g}")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_aspect("equal")
+        ax.set_xlim(r.grid_w1[0], r.grid_w1[-1])
+        ax.set_ylim(r.grid_w2[0], r.grid_w2[-1])
+        ax.set_xlabel("$w_1$")
+        ax.set_ylabel("$w_2$")
+        ax.set_title(f"J + $\\lambda$ {'$|w|_1$' if name == 'L1' else '$|w|_2^2$'}", fontsize=10)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{r.problem.replace('_', ' ')} with two weights: grey J, coloured "
+                 "J + penalty, black the J contour through the regularized optimum", fontsize=9)
+    return {"landscape": fig}
+
+
+def _circle(radius):
+    from matplotlib.patches import Circle
+    return Circle((0, 0), radius, color="#2ca02c", alpha=0.15)

@@ -1,0 +1,345 @@
+"""``initreg report``: run the experiments and write what they show.
+
+The output directory receives, as each experiment finishes (so a failure
+keeps what was done):
+
+- ``figures/*.png``: every figure;
+- ``results.json``: every number behind every figure (each result's
+  ``to_dict()``), its summary, timings and any error;
+- ``report.html``: one self-contained page (figures embedded), each section
+  opening with sentences whose numbers come from this run.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import json
+import platform
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import initreg
+from initreg import experiments as ex
+from initreg._progress import Progress
+from initreg._serialize import to_jsonable
+
+__all__ = ["run_report", "EXPERIMENTS", "ReportExists"]
+
+OUTPUTS = ("report.html", "results.json", "figures")
+
+
+class ReportExists(FileExistsError):
+    """The output directory holds files and ``force`` was not given."""
+
+
+@dataclass
+class Section:
+    """One experiment of the report: how to run it and how to tell it."""
+
+    name: str
+    title: str
+    run: object      # (data_spec, seed, quick) -> Result
+    describe: object  # Result -> str (the section's opening sentences)
+    figures: tuple = ()  # name prefixes of the result's figures to show; () = all
+
+    def wants(self, figure_name):
+        return not self.figures or figure_name.startswith(self.figures)
+
+
+def _pct(x):
+    return f"{100 * x:.1f}%"
+
+
+# ---- the sections ---------------------------------------------------------------
+
+def _signal_tanh(dataset, seed, quick):
+    return ex.signal_propagation(depth=10, width=256, activation="tanh",
+                                 inits=("small", "xavier", "glorot", "he", "large"),
+                                 batch=256 if quick else 512, seed=seed,
+                                 n_seeds=1 if quick else 3)
+
+
+def _describe_signal_tanh(r):
+    s = r.summary()
+    x, small, large = s["xavier"], s["small"], s["large"]
+    i_large = r.inits.index("large")
+    grad_ratio = np.mean(r.grad_std[i_large, :, 0] / r.grad_std[i_large, :, -1])
+    return (f"A batch of {r.batch} standard-normal inputs passes forward and backward through "
+            f"{r.depth} tanh layers of {r.width} units at initialization. With the seed note's "
+            f"Xavier init N(0, 1/n) the activation std goes from {x['first_act_std']:.2f} in "
+            f"layer 1 to {x['last_act_std']:.2f} in layer {r.depth}, as the mean-field "
+            f"recursion predicts ({x['mf_last_act_std']:.2f}), while the linear derivation's "
+            f"prediction stays at about 1. With N(0, 0.01²) the signal collapses to "
+            f"{small['last_act_std']:.1e} by layer {r.depth}; with N(0, 1), "
+            f"{_pct(large['last_saturated'])} of the last layer's units are saturated "
+            f"(|a| > 0.99) and the back-propagated gradient is {grad_ratio:.0f} times larger "
+            f"at layer 1 than at layer {r.depth}.")
+
+
+def _signal_relu(dataset, seed, quick):
+    return ex.signal_propagation(depth=30, width=256, activation="relu", inits=("xavier", "he"),
+                                 batch=256 if quick else 512, seed=seed,
+                                 n_seeds=1 if quick else 3)
+
+
+def _describe_signal_relu(r):
+    xi, hi = r.inits.index("xavier"), r.inits.index("he")
+    m = r.act_second_moment
+    return (f"In a {r.depth}-layer ReLU network of width {r.width}, He initialization "
+            f"N(0, 2/n) keeps the second moment of the activations at "
+            f"{np.mean(m[hi, :, -1]):.2f} after {r.depth} layers (layer 1: "
+            f"{np.mean(m[hi, :, 0]):.2f}), while Xavier's N(0, 1/n) halves it at every layer, "
+            f"to {np.mean(m[xi, :, -1]):.1e} (layer 1: {np.mean(m[xi, :, 0]):.2f}) — ReLU "
+            f"zeroes half of its inputs, which is the factor 2 of He et al. (2015). "
+            f"Mean field predicts the He curve flat and the Xavier curve falling by 2 per layer.")
+
+
+def _init_curves(dataset, seed, quick):
+    return ex.initialization(dataset, activation="tanh", hidden=(64, 64, 64),
+                             epochs=8 if quick else 30, seed=seed, n_seeds=1 if quick else 3)
+
+
+def _describe_init_curves(r):
+    s = r.summary()
+    accs = ", ".join(f"{k} {_pct(v['test_acc'])}" for k, v in s.items())
+    zeros = s.get("zeros")
+    symmetry = ""
+    if zeros is not None:
+        symmetry = (f"Zero init never breaks the symmetry: after training every hidden layer "
+                    f"still has {max(zeros['distinct_units'])} distinct unit"
+                    f"{'s' if max(zeros['distinct_units']) > 1 else ''} (the others have "
+                    f"{min(v['distinct_units'][0] for k, v in s.items() if k != 'zeros')}) "
+                    f"and its loss stays at {zeros['final_loss']:.2f}. ")
+    return (f"The same {r.activation} network {r.layer_sizes} is trained for {r.epochs} epochs "
+            f"on {r.dataset} from {len(r.inits)} initializations ({len(r.seeds)} seed"
+            f"{'s' if len(r.seeds) > 1 else ''} each; bands span the seeds). {symmetry}"
+            f"Final test accuracy: {accs}. The per-layer panels show how the activation and "
+            f"gradient scales evolve during training.")
+
+
+def _init_boundaries(dataset, seed, quick):
+    data = ex.load_dataset(dataset, seed=seed)
+    spec = data if data.n_features == 2 else "spirals"
+    return ex.initialization(spec, activation="tanh", hidden=(64, 64),
+                             epochs=40 if quick else 150, seed=seed, n_seeds=1)
+
+
+def _describe_init_boundaries(r):
+    accs = ", ".join(f"{k} {_pct(v['test_acc'])}" for k, v in r.summary().items())
+    return (f"The decision boundaries a {r.activation} network {r.layer_sizes} draws on the "
+            f"2-D {r.dataset} set after {r.epochs} epochs, one panel per initialization "
+            f"(test accuracy: {accs}). A zero-initialized network can only draw what a "
+            f"single hidden unit per layer can.")
+
+
+def _depth(dataset, seed, quick):
+    return ex.depth_study(dataset, depths=(5, 30) if quick else (2, 5, 10, 20, 30),
+                          epochs=10 if quick else 30, seed=seed, n_seeds=1 if quick else 2)
+
+
+def _describe_depth(r):
+    s = r.summary()
+    deep, shallow = max(r.depths), min(r.depths)
+    parts = []
+    for act in r.activations:
+        row = s[act]
+        parts.append(f"with {act}, at {deep} hidden layers Xavier reaches "
+                     f"{_pct(row['xavier'][deep])} and He {_pct(row['he'][deep])} "
+                     f"(at {shallow}: {_pct(row['xavier'][shallow])} and "
+                     f"{_pct(row['he'][shallow])})"
+                     if "xavier" in row and "he" in row else f"{act}: {row}")
+    return (f"Networks of {', '.join(map(str, r.depths))} hidden layers of width {r.width} "
+            f"trained for {r.epochs} epochs on {r.dataset}: " + "; ".join(parts) +
+            ". He et al. (2015) saw the same: a deep ReLU network with Xavier's variance stalls, "
+            "with twice the variance it trains.")
+
+
+def _regularization(dataset, seed, quick):
+    return ex.regularization(dataset, lambdas=(1e-4, 1e-3, 1e-2) if quick
+                             else (1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
+                             epochs=10 if quick else 40, seed=seed, n_seeds=1 if quick else 2)
+
+
+def _describe_regularization(r):
+    li = r.showcase_lambda_index()  # the lambda of the histogram figure
+    lam = r.lambdas[li]
+
+    def m(key, pen):
+        return float(np.mean(getattr(r, key)[r.penalties.index(pen), li]))
+
+    text = (f"A {r.layer_sizes} ReLU network trained on {r.n_train} {r.dataset} samples for "
+            f"{r.epochs} epochs, with no penalty, L1 ({r.l1_mode}), L2 and both, for λ from "
+            f"{min(r.lambdas):g} to {max(r.lambdas):g}. ")
+    if {"none", "l1", "l2"} <= set(r.penalties):
+        text += (f"At λ = {lam:g}, L1 sets {_pct(m('zero_fraction', 'l1'))} of the weights to "
+                 f"exactly 0 and L2 {_pct(m('zero_fraction', 'l2'))}; L2 shrinks the weight "
+                 f"norm from {m('l2_norm', 'none'):.1f} to {m('l2_norm', 'l2'):.1f} (L1: "
+                 f"{m('l2_norm', 'l1'):.1f}). Test accuracy: none {_pct(m('test_acc', 'none'))}, "
+                 f"L1 {_pct(m('test_acc', 'l1'))}, L2 {_pct(m('test_acc', 'l2'))}; the "
+                 f"train-test gap is {_pct(m('gap', 'none'))} without a penalty and "
+                 f"{_pct(m('gap', 'l2'))} with L2.")
+    return text
+
+
+def _landscape(dataset, seed, quick):
+    return ex.landscape(seed=seed)
+
+
+def _describe_landscape(r):
+    o, l1, l2 = r.optimum, r.opt_l1, r.opt_l2
+    zero = (f"from λ ≈ {r.l1_zero_lambda:.2g} on, one coordinate of the L1 optimum is exactly 0"
+            if r.l1_zero_lambda is not None else "the L1 optimum never reaches an axis here")
+    return (f"Least squares with two weights on two correlated features: the unregularized "
+            f"optimum is ({o[0]:.2f}, {o[1]:.2f}). Adding λ|w|₁ moves the optimum along a path "
+            f"that runs into the w₁ axis — {zero}, where the contour of J first touches the "
+            f"L1 diamond at a corner; at λ = {r.lam:.2g} it is ({l1[0]:.2f}, {l1[1]:.2f}). "
+            f"Adding λ|w|² instead shrinks it towards the origin, to ({l2[0]:.2f}, "
+            f"{l2[1]:.2f}) at the same λ, with no coordinate zero: the L2 circle has no corners.")
+
+
+EXPERIMENTS = [
+    Section("signal_tanh", "Signal propagation at initialization (tanh)", _signal_tanh,
+            _describe_signal_tanh),
+    Section("signal_relu", "Signal propagation at initialization (ReLU, 30 layers)",
+            _signal_relu, _describe_signal_relu),
+    Section("initialization", "Training from each initialization", _init_curves,
+            _describe_init_curves),
+    Section("boundaries", "Decision boundaries", _init_boundaries, _describe_init_boundaries,
+            figures=("init_boundaries",)),
+    Section("depth", "Depth: Xavier vs He", _depth, _describe_depth),
+    Section("regularization", "L1 and L2: what they do to the weights", _regularization,
+            _describe_regularization),
+    Section("landscape", "The two-parameter picture", _landscape, _describe_landscape),
+]
+
+
+# ---- writing ----------------------------------------------------------------------
+
+def _prepare(out, force):
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ReportExists(f"{out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ReportExists(f"{out} already exists and is not empty; use --force to "
+                               "overwrite the report in it, or choose another --out")
+        for name in OUTPUTS:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write_json(path, data):
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(to_jsonable(data), indent=1, allow_nan=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _figure_tag(path):
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(path.stem)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(path.name)}'
+            f'</figcaption></figure>')
+
+
+_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1180px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.5}h1{margin-bottom:.2em}
+h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}.meta{color:#666;font-size:.9em}
+figure{margin:1em 0}img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#888;font-size:.8em}.error{background:#fee;border:1px solid #e99;padding:.6em;
+white-space:pre-wrap;font-family:monospace;font-size:.85em}nav li{margin:.1em 0}"""
+
+
+def _write_html(out, state):
+    meta = state["meta"]
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>initreg report: {html.escape(meta['dataset'])}</title>"
+             f"<style>{_CSS}</style></head><body>",
+             "<h1>Initialization and regularization: what they do</h1>",
+             f"<p class='meta'>initreg {meta['initreg']} · dataset {html.escape(meta['dataset'])}"
+             f" · seed {meta['seed']} · {'quick' if meta['quick'] else 'full'} run · "
+             f"{meta['started']} · {html.escape(meta['machine'])}"
+             + (f" · {meta['seconds']:.1f} s" if "seconds" in meta else " · running") + "</p>",
+             "<nav><ul>"]
+    for s in EXPERIMENTS:
+        if s.name in state["experiments"] or s.name in state["errors"]:
+            parts.append(f"<li><a href='#{s.name}'>{html.escape(s.title)}</a></li>")
+    parts.append("</ul></nav>")
+    for s in EXPERIMENTS:
+        if s.name in state["experiments"]:
+            e = state["experiments"][s.name]
+            parts.append(f"<section id='{s.name}'><h2>{html.escape(s.title)}</h2>"
+                         f"<p>{html.escape(e['text'])}</p>")
+            parts += [_figure_tag(out / "figures" / f) for f in e["figures"]]
+            parts.append(f"<p class='meta'>{e['seconds']:.1f} s; every number behind these "
+                         f"figures is in results.json under experiments.{s.name}.</p></section>")
+        elif s.name in state["errors"]:
+            parts.append(f"<section id='{s.name}'><h2>{html.escape(s.title)}</h2>"
+                         f"<p>This experiment failed; the others are unaffected.</p>"
+                         f"<div class='error'>{html.escape(state['errors'][s.name])}</div>"
+                         "</section>")
+    parts.append("</body></html>")
+    tmp = out / "report.html.tmp"
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.replace(out / "report.html")
+
+
+def run_report(dataset="digits", out="initreg-report", quick=False, seed=0, force=False,
+               progress=True, only=None):
+    """Run the experiments and write the report into ``out``.
+
+    dataset : "digits" (default, embedded), "spirals", "mnist:DIR", "npz:PATH", ...
+        (see :func:`initreg.experiments.load_dataset`).
+    quick : fewer seeds, epochs and depths (seconds instead of a minute or two).
+    force : overwrite the report files of an existing, non-empty ``out``.
+    only : names of the sections to run (default: all of :data:`EXPERIMENTS`).
+
+    Returns ``(path_of_report_html, errors)`` where errors maps a failed
+    section to its traceback; the others are written regardless.
+    """
+    from initreg.plotting import save_figure  # needs matplotlib: fail before any work
+
+    ex.load_dataset(dataset, seed=seed)  # a bad dataset fails here, before anything is written
+    out = _prepare(out, force)
+    sections = [s for s in EXPERIMENTS if only is None or s.name in only]
+    state = {"meta": {"initreg": initreg.__version__, "dataset": str(dataset), "seed": seed,
+                      "quick": quick, "started": datetime.datetime.now().isoformat(timespec="seconds"),
+                      "machine": f"{platform.machine()}, {platform.python_implementation()} "
+                                 f"{platform.python_version()}"},
+             "experiments": {}, "errors": {}}
+    start = time.perf_counter()
+    with Progress(len(sections), "report", enabled=progress, unit="experiment") as bar:
+        for s in sections:
+            t0 = time.perf_counter()
+            try:
+                result = s.run(dataset, seed, quick)
+                names = []
+                for name, fig in result.plot().items():
+                    if s.wants(name):
+                        names.append(f"{s.name}-{name}.png")  # unique across sections
+                        save_figure(fig, out / "figures" / names[-1])
+                state["experiments"][s.name] = {
+                    "title": s.title, "text": s.describe(result), "figures": names,
+                    "seconds": time.perf_counter() - t0,
+                    "summary": result.summary() if hasattr(result, "summary") else None,
+                    "kind": result.kind, "result": result.to_dict()}
+            except Exception:  # noqa: BLE001 - recorded; the other sections go on
+                state["errors"][s.name] = traceback.format_exc()
+                bar.write(f"report: {s.name} failed (see results.json)")
+            _write_json(out / "results.json", state)
+            _write_html(out, state)
+            bar.update(experiment=s.name)
+    state["meta"]["seconds"] = time.perf_counter() - start
+    _write_json(out / "results.json", state)
+    _write_html(out, state)
+    return out / "report.html", state["errors"]
