@@ -5,7 +5,7 @@ on dense neural networks, with a compiled (Cython + C) core.
 >>> net = ir.MLP([64, 128, 10], activation="relu", init="he", seed=0)
 >>> opt = ir.SGD(lr=0.1, l2=1e-4)
 """
-from initreg import datasets, init, regularization
+from initreg import datasets, experiments, init, regularization
 from initreg.history import History
 from initreg.model import MLP, LossBreakdown
 from initreg.optim import SGD, ExponentialDecay, InverseTimeDecay, StepDecay
@@ -13,8 +13,8 @@ from initreg.optim import SGD, ExponentialDecay, InverseTimeDecay, StepDecay
 __version__ = "0.1.0"
 
 __all__ = ["MLP", "SGD", "History", "LossBreakdown", "StepDecay", "ExponentialDecay",
-           "InverseTimeDecay", "MLPClassifier", "MLPRegressor", "datasets", "init",
-           "regularization", "__version__"]
+           "InverseTimeDecay", "MLPClassifier", "MLPRegressor", "datasets", "experiments",
+           "init", "regularization", "__version__"]
 
 
 def __getattr__(name):

@@ -25,3 +25,13 @@ def test_public_model_runs_on_the_compiled_engine():
     net = initreg.MLP([3, 4, 2], seed=0)
     assert type(net._net).__module__ == "initreg._core._network"
     assert type(_kernels.tanh).__name__ in ("fused_cython_function", "cython_function_or_method")
+
+
+def test_import_needs_only_numpy_and_scipy():
+    import subprocess
+    import sys
+    code = ("import sys, initreg; initreg.experiments.sweep; "
+            "heavy = [m for m in ('matplotlib', 'tqdm', 'sklearn', 'dask', 'pandas', 'torch') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
