@@ -4,6 +4,7 @@ initreg never writes a matrix product by hand: every product of the dense
 layers goes through :func:`gemm`, in float32 (sgemm) or float64 (dgemm).
 """
 from cython cimport floating
+from libc.stdlib cimport free, malloc
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 import numpy as np
@@ -44,3 +45,62 @@ def matmul(const floating[:, ::1] a, const floating[:, ::1] b,
              Trans if transpose_b else NoTrans, m, n, k, 1,
              &a[0, 0], a.shape[1], &b[0, 0], b.shape[1], 0, &c[0, 0], n)
     return out
+
+
+cdef void _step_products(int n_layers, const int *sizes, int batch, floating **A,
+                         floating **W, floating **Z, floating **D, floating **G,
+                         floating **E) noexcept nogil:
+    # the GEMMs of one training step, in the engine's order and layout
+    cdef int l
+    for l in range(n_layers):  # forward: Z = A W
+        gemm(NoTrans, NoTrans, batch, sizes[l + 1], sizes[l], <floating> 1, A[l], sizes[l],
+             W[l], sizes[l + 1], <floating> 0, Z[l], sizes[l + 1])
+    for l in range(n_layers - 1, -1, -1):  # backward: dW = A^T dZ, dA = dZ W^T
+        gemm(Trans, NoTrans, sizes[l], sizes[l + 1], batch, <floating> 1, A[l], sizes[l],
+             D[l], sizes[l + 1], <floating> 0, G[l], sizes[l + 1])
+        if l > 0:
+            gemm(NoTrans, Trans, batch, sizes[l], sizes[l + 1], <floating> 1, D[l],
+                 sizes[l + 1], W[l], sizes[l + 1], <floating> 0, E[l], sizes[l])
+
+
+cdef void _run_products(int repeats, int n_layers, const int *sizes, int batch,
+                        floating **ptrs) noexcept nogil:
+    cdef int r
+    for r in range(repeats):
+        _step_products(n_layers, sizes, batch, ptrs, ptrs + n_layers, ptrs + 2 * n_layers,
+                       ptrs + 3 * n_layers, ptrs + 4 * n_layers, ptrs + 5 * n_layers)
+
+
+def step_products(layer_sizes, int batch, int repeats, dtype=np.float32):
+    """Run ``repeats`` times the matrix products of one training step of a
+    dense network -- forward Z = A W per layer, backward dW = A^T dZ and
+    dA = dZ W^T -- through :func:`gemm` on buffers allocated once, with the
+    GIL released.  Time it from outside: it is the GEMM floor of a step."""
+    sizes_list = [int(s) for s in layer_sizes]
+    cdef int n_layers = len(sizes_list) - 1
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(0)
+    arrays = []  # keeps the buffers alive
+    for role in range(6):
+        for l in range(n_layers):
+            rows, cols = {0: (batch, sizes_list[l]), 1: (sizes_list[l], sizes_list[l + 1]),
+                          2: (batch, sizes_list[l + 1]), 3: (batch, sizes_list[l + 1]),
+                          4: (sizes_list[l], sizes_list[l + 1]), 5: (batch, sizes_list[l])}[role]
+            arrays.append(np.ascontiguousarray(rng.uniform(-1, 1, (rows, cols)), dtype=dt))
+    cdef int *sizes = <int *> malloc((n_layers + 1) * sizeof(int))
+    cdef void **ptrs = <void **> malloc(6 * n_layers * sizeof(void *))
+    cdef Py_ssize_t i
+    cdef bint double = dt == np.float64
+    try:
+        for i in range(n_layers + 1):
+            sizes[i] = sizes_list[i]
+        for i, a in enumerate(arrays):
+            ptrs[i] = <void *> <size_t> a.ctypes.data
+        with nogil:
+            if double:
+                _run_products(repeats, n_layers, sizes, batch, <double **> ptrs)
+            else:
+                _run_products(repeats, n_layers, sizes, batch, <float **> ptrs)
+    finally:
+        free(sizes)
+        free(ptrs)
