@@ -25,3 +25,13 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def _env_for_this_initreg():
+    """Environment for a child Python that imports the initreg under test
+    (installed, or built in place), whatever its working directory."""
+    import initreg
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(initreg.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env

@@ -7,6 +7,7 @@ import pytest
 
 import initreg
 from initreg._core import _blas, _kernels, _network
+from conftest import _env_for_this_initreg  # noqa: E402
 
 
 @pytest.mark.parametrize("module", [_blas, _kernels, _network])
@@ -27,11 +28,13 @@ def test_public_model_runs_on_the_compiled_engine():
     assert type(_kernels.tanh).__name__ in ("fused_cython_function", "cython_function_or_method")
 
 
-def test_import_needs_only_numpy_and_scipy():
+def test_import_needs_only_numpy_and_scipy(tmp_path):
     import subprocess
     import sys
     code = ("import sys, initreg; initreg.experiments.sweep; "
             "heavy = [m for m in ('matplotlib', 'tqdm', 'sklearn', 'dask', 'pandas', 'torch') "
             "if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # run outside the source tree, which would shadow the installed package
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path, env=_env_for_this_initreg())
     assert out.stdout.strip() == "[]"

@@ -13,6 +13,7 @@ from matplotlib.image import imread  # noqa: E402
 
 from initreg import report  # noqa: E402
 from initreg.cli import main  # noqa: E402
+from conftest import _env_for_this_initreg  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +103,10 @@ def test_train_json_and_bad_layers(capsys, tmp_path):
     assert "must start with 64" in capsys.readouterr().err
 
 
-def test_python_dash_m_initreg():
+def test_python_dash_m_initreg(tmp_path):
+    # outside the source tree, which would shadow the installed package
     done = subprocess.run([sys.executable, "-m", "initreg", "train", "--epochs", "1", "--json"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=_env_for_this_initreg())
     assert done.returncode == 0, done.stderr
     assert np.isfinite(json.loads(done.stdout)["test_accuracy"])
