@@ -142,9 +142,7 @@ def make_runners(name, n_batches):
                 clf.partial_fit(*batches[i % n_batches])
         runners["sklearn"] = sklearn_run
 
-    def floor(k):
-        _blas.step_products(sizes, batch, k)
-    runners["gemm-floor"] = floor
+    runners["gemm-floor"] = _blas.StepProducts(sizes, batch).run
     return runners
 
 
@@ -167,7 +165,9 @@ def time_steps(names, rounds, threads):
     results = {}
     for name in names:
         sizes, batch, _ = CONFIGS[name]
-        n_batches = max(4, min(64, int(4e8 / max(step_flops(sizes, batch), 1))))
+        # enough steps per timing (>= ~2 GFLOP) that cold caches after the
+        # other implementations ran do not count
+        n_batches = max(16, min(128, int(2e9 / step_flops(sizes, batch))))
         runners = make_runners(name, n_batches)
         samples = {impl: [] for impl in runners}
         with blas_threads(threads):

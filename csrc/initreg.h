@@ -116,12 +116,13 @@ size_t ir_sgd_update_f32(float *w, const float *g, float *v, float *q,
 size_t ir_sgd_update_f64(double *w, const double *g, double *v, double *q,
                          size_t n, const ir_sgd_params *p);
 
-/* Penalty of n weights: *abs_sum = sum|w|, *sq_sum = sum w^2 (in double);
- * when g is not NULL, also g += l1 * sign(w) + 2 * l2 * w.                    */
+/* Penalty of n weights: *abs_sum = sum|w|, *sq_sum = sum w^2 (in double),
+ * *n_zero = the number of weights exactly 0; when g is not NULL, also
+ * g += l1 * sign(w) + 2 * l2 * w.                                             */
 void ir_penalty_f32(const float *w, float *g, size_t n, double l1, double l2,
-                    double *abs_sum, double *sq_sum);
+                    double *abs_sum, double *sq_sum, size_t *n_zero);
 void ir_penalty_f64(const double *w, double *g, size_t n, double l1,
-                    double l2, double *abs_sum, double *sq_sum);
+                    double l2, double *abs_sum, double *sq_sum, size_t *n_zero);
 
 /* *sum += sum x, *sumsq += sum x^2, accumulated in double.                   */
 void ir_moments_f32(const float *x, size_t n, double *sum, double *sumsq);

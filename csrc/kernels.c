@@ -24,6 +24,9 @@
 #define IR_HOT
 #endif
 
+/* Internal: the update loop without any L1 term (l1 == 0). */
+#define IR_L1_NONE 3
+
 #if defined(__GNUC__)
 #define IR_INLINE static inline __attribute__((always_inline))
 #else
@@ -32,6 +35,7 @@
 
 /* ---- float ---------------------------------------------------------------- */
 #define REAL float
+#define COPYSIGN copysignf
 #define UINT uint32_t
 #define SFX(name) name##_f32
 #define REAL_MAX FLT_MAX
@@ -44,6 +48,8 @@
 #define EXP_HI 88.72283935546875f /* ln(FLT_MAX): exp overflows above */
 #define EXP_LO -86.6f             /* exp flushes to 0 below (< 2.6e-38) */
 #define TANH_CLAMP 9.0f           /* tanh(9) rounds to 1 in float */
+#define RECIP_MAGIC 0x7EF311C3u   /* bits(1/d) ~ MAGIC - bits(d) */
+#define RECIP_NEWTON_STEPS 3      /* error 0.125 -> 2e-2 -> 2e-4 -> 6e-8 */
 /* e^r - 1 for |r| <= ln2 / 2: Taylor to r^7, truncation < 1.6e-8 relative. */
 IR_INLINE float ir_expm1_poly_f32(float r)
 {
@@ -59,6 +65,7 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #define EXPM1_POLY ir_expm1_poly_f32
 #include "kernels.inc"
 #undef REAL
+#undef COPYSIGN
 #undef UINT
 #undef SFX
 #undef REAL_MAX
@@ -71,10 +78,13 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #undef EXP_HI
 #undef EXP_LO
 #undef TANH_CLAMP
+#undef RECIP_MAGIC
+#undef RECIP_NEWTON_STEPS
 #undef EXPM1_POLY
 
 /* ---- double --------------------------------------------------------------- */
 #define REAL double
+#define COPYSIGN copysign
 #define UINT uint64_t
 #define SFX(name) name##_f64
 #define REAL_MAX DBL_MAX
@@ -87,6 +97,8 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #define EXP_HI 709.782712893383973096 /* ln(DBL_MAX) */
 #define EXP_LO -707.7                 /* flush below (< 9e-308) */
 #define TANH_CLAMP 19.1               /* tanh(19.1) rounds to 1 in double */
+#define RECIP_MAGIC 0x7FDE623822FC16E6ull
+#define RECIP_NEWTON_STEPS 5          /* error 0.125 -> ... -> 4e-29 */
 /* e^r - 1 for |r| <= ln2 / 2: Taylor to r^13, truncation < 2e-17 relative. */
 IR_INLINE double ir_expm1_poly_f64(double r)
 {

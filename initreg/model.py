@@ -282,7 +282,7 @@ class MLP:
     # -- losses and gradients -------------------------------------------------
 
     def _penalty(self, l1, l2, regularize_bias, add_to_gradient=False):
-        abs_sum, sq_sum = self._net.penalty(l1, l2, regularize_bias, add_to_gradient)
+        abs_sum, sq_sum, _ = self._net.penalty(l1, l2, regularize_bias, add_to_gradient)
         return l1 * abs_sum + l2 * sq_sum
 
     def loss(self, X, y, l1=0.0, l2=0.0, regularize_bias=False):
@@ -431,14 +431,16 @@ class MLP:
                                   "parameters of the last completed step", RuntimeWarning,
                                   stacklevel=2)
                     break
+                abs_sum, sq_sum, zeros = self._net.penalty(0.0, 0.0)  # one pass: weights
+                if optimizer.regularize_bias:
+                    abs_sum, sq_sum, _ = self._net.penalty(0.0, 0.0, True)
                 values = {
                     "loss": loss_sum / seen,
-                    "penalty": self._penalty(optimizer.l1, optimizer.l2,
-                                             optimizer.regularize_bias),
+                    "penalty": optimizer.l1 * abs_sum + optimizer.l2 * sq_sum,
                     "accuracy": np.nan if self.output == "linear"
                     else correct / (seen * per_sample),
                     "lr": lr, "epoch_time": elapsed,
-                    "sparsity": float(np.mean(self._net.params[:self._net.n_weights] == 0)),
+                    "sparsity": zeros / self._net.n_weights,
                 }
                 if validation_data is not None:
                     val_loss, val_correct = self._net.evaluate(Xv, tv)

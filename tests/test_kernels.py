@@ -150,9 +150,10 @@ def test_penalty_and_moments(dtype, rng):
     w[::10] = 0
     g = rng.normal(size=101).astype(dtype)
     g0 = g.copy()
-    a, s = K.penalty(w, g, l1=0.3, l2=0.2)
+    a, s, zeros = K.penalty(w, g, l1=0.3, l2=0.2)
     w64 = w.astype(np.float64)
     assert a == pytest.approx(np.abs(w64).sum()) and s == pytest.approx((w64**2).sum())
+    assert zeros == 11
     np.testing.assert_allclose(g, g0 + 0.3 * np.sign(w64) + 0.4 * w64, rtol=1e-6)
     assert (g[::10] == g0[::10]).all()  # sign(0) = 0 and 2 l2 0 = 0
     m1, m2 = K.moments(w)

@@ -71,36 +71,51 @@ cdef void _run_products(int repeats, int n_layers, const int *sizes, int batch,
                        ptrs + 3 * n_layers, ptrs + 4 * n_layers, ptrs + 5 * n_layers)
 
 
-def step_products(layer_sizes, int batch, int repeats, dtype=np.float32):
-    """Run ``repeats`` times the matrix products of one training step of a
-    dense network -- forward Z = A W per layer, backward dW = A^T dZ and
-    dA = dZ W^T -- through :func:`gemm` on buffers allocated once, with the
-    GIL released.  Time it from outside: it is the GEMM floor of a step."""
-    sizes_list = [int(s) for s in layer_sizes]
-    cdef int n_layers = len(sizes_list) - 1
-    dt = np.dtype(dtype)
-    rng = np.random.default_rng(0)
-    arrays = []  # keeps the buffers alive
-    for role in range(6):
-        for l in range(n_layers):
-            rows, cols = {0: (batch, sizes_list[l]), 1: (sizes_list[l], sizes_list[l + 1]),
-                          2: (batch, sizes_list[l + 1]), 3: (batch, sizes_list[l + 1]),
-                          4: (sizes_list[l], sizes_list[l + 1]), 5: (batch, sizes_list[l])}[role]
-            arrays.append(np.ascontiguousarray(rng.uniform(-1, 1, (rows, cols)), dtype=dt))
-    cdef int *sizes = <int *> malloc((n_layers + 1) * sizeof(int))
-    cdef void **ptrs = <void **> malloc(6 * n_layers * sizeof(void *))
-    cdef Py_ssize_t i
-    cdef bint double = dt == np.float64
-    try:
-        for i in range(n_layers + 1):
-            sizes[i] = sizes_list[i]
-        for i, a in enumerate(arrays):
-            ptrs[i] = <void *> <size_t> a.ctypes.data
+cdef class StepProducts:
+    """The matrix products of one training step of a dense network -- forward
+    Z = A W per layer, backward dW = A^T dZ and dA = dZ W^T -- on buffers
+    allocated once.  ``run(k)`` performs them k times through :func:`gemm`
+    with the GIL released: timed from outside, the GEMM floor of a step."""
+
+    cdef int n_layers, batch
+    cdef bint double
+    cdef int *sizes
+    cdef void **ptrs
+    cdef list arrays  # keeps the buffers alive
+
+    def __cinit__(self, layer_sizes, int batch, dtype=np.float32):
+        sizes_list = [int(v) for v in layer_sizes]
+        self.n_layers = len(sizes_list) - 1
+        self.batch = batch
+        dt = np.dtype(dtype)
+        self.double = dt == np.float64
+        rng = np.random.default_rng(0)
+        self.arrays = []
+        for role in range(6):  # A, W, Z, dZ, dW, dA per layer
+            for l in range(self.n_layers):
+                fan_in, fan_out = sizes_list[l], sizes_list[l + 1]
+                rows, cols = ((batch, fan_in), (fan_in, fan_out), (batch, fan_out),
+                              (batch, fan_out), (fan_in, fan_out), (batch, fan_in))[role]
+                self.arrays.append(np.ascontiguousarray(rng.uniform(-1, 1, (rows, cols)),
+                                                        dtype=dt))
+        self.sizes = <int *> malloc((self.n_layers + 1) * sizeof(int))
+        self.ptrs = <void **> malloc(6 * self.n_layers * sizeof(void *))
+        if self.sizes == NULL or self.ptrs == NULL:
+            raise MemoryError()
+        for i, v in enumerate(sizes_list):
+            self.sizes[i] = v
+        for i, a in enumerate(self.arrays):
+            self.ptrs[i] = <void *> <size_t> a.ctypes.data
+
+    def __dealloc__(self):
+        free(self.sizes)
+        free(self.ptrs)
+
+    def run(self, int repeats):
         with nogil:
-            if double:
-                _run_products(repeats, n_layers, sizes, batch, <double **> ptrs)
+            if self.double:
+                _run_products(repeats, self.n_layers, self.sizes, self.batch,
+                              <double **> self.ptrs)
             else:
-                _run_products(repeats, n_layers, sizes, batch, <float **> ptrs)
-    finally:
-        free(sizes)
-        free(ptrs)
+                _run_products(repeats, self.n_layers, self.sizes, self.batch,
+                              <float **> self.ptrs)

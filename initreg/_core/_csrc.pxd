@@ -67,9 +67,9 @@ cdef extern from "initreg.h" nogil:
     size_t ir_sgd_update_f64(double *w, const double *g, double *v, double *q,
                              size_t n, const ir_sgd_params *p)
     void ir_penalty_f32(const float *w, float *g, size_t n, double l1,
-                        double l2, double *abs_sum, double *sq_sum)
+                        double l2, double *abs_sum, double *sq_sum, size_t *n_zero)
     void ir_penalty_f64(const double *w, double *g, size_t n, double l1,
-                        double l2, double *abs_sum, double *sq_sum)
+                        double l2, double *abs_sum, double *sq_sum, size_t *n_zero)
     void ir_moments_f32(const float *x, size_t n, double *sum, double *sumsq)
     void ir_moments_f64(const double *x, size_t n, double *sum, double *sumsq)
 
@@ -164,12 +164,12 @@ cdef inline size_t sgd_update(floating *w, const floating *g, floating *v,
 
 
 cdef inline void penalty(const floating *w, floating *g, size_t n, double l1,
-                         double l2, double *abs_sum,
-                         double *sq_sum) noexcept nogil:
+                         double l2, double *abs_sum, double *sq_sum,
+                         size_t *n_zero) noexcept nogil:
     if floating is float:
-        ir_penalty_f32(w, g, n, l1, l2, abs_sum, sq_sum)
+        ir_penalty_f32(w, g, n, l1, l2, abs_sum, sq_sum, n_zero)
     else:
-        ir_penalty_f64(w, g, n, l1, l2, abs_sum, sq_sum)
+        ir_penalty_f64(w, g, n, l1, l2, abs_sum, sq_sum, n_zero)
 
 
 cdef inline void moments(const floating *x, size_t n, double *sum,

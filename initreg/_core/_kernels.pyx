@@ -191,7 +191,8 @@ def sgd_update(floating[::1] w, const floating[::1] g, v=None, q=None, *,
 
 
 def penalty(const floating[::1] w, g=None, double l1=0.0, double l2=0.0):
-    """(sum|w|, sum w^2) in double; if g is given, g += l1 sign(w) + 2 l2 w."""
+    """(sum|w|, sum w^2, number of exact zeros), sums in double; if g is given,
+    g += l1 sign(w) + 2 l2 w."""
     cdef floating[::1] gv
     cdef floating *gp = NULL
     if g is not None:
@@ -200,10 +201,11 @@ def penalty(const floating[::1] w, g=None, double l1=0.0, double l2=0.0):
         if gv.shape[0]:
             gp = &gv[0]
     cdef double a = 0, s = 0
+    cdef size_t zeros = 0
     if w.shape[0]:
         with nogil:
-            k.penalty(&w[0], gp, w.shape[0], l1, l2, &a, &s)
-    return a, s
+            k.penalty(&w[0], gp, w.shape[0], l1, l2, &a, &s, &zeros)
+    return a, s, zeros
 
 
 def moments(const floating[::1] x):

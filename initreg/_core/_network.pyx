@@ -558,25 +558,26 @@ cdef class Network:
 
     def penalty(self, double l1, double l2, bint regularize_bias=False,
                 bint add_to_gradient=False):
-        """(sum|w|, sum w^2) over the penalised parameters (the weights, and
-        the biases if asked); optionally adds the penalty's gradient
-        l1 sign(w) + 2 l2 w to ``grads``."""
+        """(sum|w|, sum w^2, exact zeros) over the penalised parameters (the
+        weights, and the biases if asked), in one pass; optionally adds the
+        penalty's gradient l1 sign(w) + 2 l2 w to ``grads``."""
         cdef Py_ssize_t n = self.net.n_params if regularize_bias else self.net.n_weights
         cdef double a = 0, s = 0
+        cdef size_t zeros = 0
         self._enter()
         try:
             with nogil:
                 if self.is_f64:
                     k.penalty(<double *> self.net.params,
                               <double *> self.net.grads if add_to_gradient else NULL,
-                              n, l1, l2, &a, &s)
+                              n, l1, l2, &a, &s, &zeros)
                 else:
                     k.penalty(<float *> self.net.params,
                               <float *> self.net.grads if add_to_gradient else NULL,
-                              n, l1, l2, &a, &s)
+                              n, l1, l2, &a, &s, &zeros)
         finally:
             self._leave()
-        return a, s
+        return a, s, zeros
 
     def step(self, X, T, double lr, double momentum=0.0, bint nesterov=False,
              double l1=0.0, double l2=0.0, int l1_mode=0,
