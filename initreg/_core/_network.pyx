@@ -136,9 +136,13 @@ cdef double output_loss(Net *net, floating *acts, const void *targets,
                          L.fan_out, scale)
 
 
-cdef void backward(Net *net, const floating *x, int rows) noexcept nogil:
+cdef size_t backward(Net *net, const floating *x, int rows, Opt *opt) noexcept nogil:
     """From the last layer's dZ: dW = A^T dZ, and for every layer below,
-    dZ' = (dZ W^T) * f'(A) with db' = colsum(dZ') fused in the same pass."""
+    dZ' = (dZ W^T) * f'(A) with db' = colsum(dZ') fused in the same pass.
+
+    With an optimiser, each layer's parameters are updated as soon as their
+    gradients are complete and W has served for dZ' -- while dW is still in
+    cache.  Returns the number of non-finite updates (0 without ``opt``)."""
     cdef floating *P = <floating *> net.params
     cdef floating *G = <floating *> net.grads
     cdef floating *A = <floating *> net.acts
@@ -148,6 +152,7 @@ cdef void backward(Net *net, const floating *x, int rows) noexcept nogil:
     cdef floating *dprev
     cdef Layer *L
     cdef Layer *below
+    cdef size_t bad = 0
     cdef int l
     for l in range(net.n_layers - 1, -1, -1):
         L = &net.layers[l]
@@ -159,26 +164,29 @@ cdef void backward(Net *net, const floating *x, int rows) noexcept nogil:
             inp = A + net.capacity * below.act_col
         gemm(Trans, NoTrans, L.fan_in, L.fan_out, rows, <floating> 1, inp,
              L.fan_in, dz, L.fan_out, <floating> 0, G + L.w_off, L.fan_out)
-        if l == 0:
-            break  # no gradient with respect to the input is needed
-        dprev = D + net.capacity * below.delta_col
-        gemm(NoTrans, Trans, rows, L.fan_in, L.fan_out, <floating> 1, dz,
-             L.fan_out, P + L.w_off, L.fan_out, <floating> 0, dprev, L.fan_in)
-        k.activation_backward(dprev, inp, rows, L.fan_in, below.activation,
-                              <floating> below.slope, G + below.b_off)
+        if l > 0:  # no gradient with respect to the input is needed
+            dprev = D + net.capacity * below.delta_col
+            gemm(NoTrans, Trans, rows, L.fan_in, L.fan_out, <floating> 1, dz,
+                 L.fan_out, P + L.w_off, L.fan_out, <floating> 0, dprev, L.fan_in)
+            k.activation_backward(dprev, inp, rows, L.fan_in, below.activation,
+                                  <floating> below.slope, G + below.b_off)
+        if opt != NULL:
+            bad += update_layer(net, opt, L, P)
+    return bad
 
 
-cdef size_t update(Net *net, Opt *opt, floating *P) noexcept nogil:
-    """The fused SGD step: one pass over the weights (with the penalties),
-    one over the biases.  Returns the count of non-finite results."""
+cdef size_t update_layer(Net *net, Opt *opt, Layer *L, floating *P) noexcept nogil:
+    """The fused SGD step of one layer: its weights (with the penalties), then
+    its biases.  Returns the count of non-finite results."""
     cdef floating *G = <floating *> net.grads
     cdef floating *V = <floating *> opt.velocity
     cdef floating *Q = <floating *> opt.cumq
-    cdef Py_ssize_t nw = net.n_weights
-    cdef size_t bad = k.sgd_update(P, G, V, Q, nw, &opt.w)
-    bad += k.sgd_update(P + nw, G + nw, V + nw if V != NULL else NULL,
-                        Q + nw if Q != NULL else NULL, net.n_params - nw,
-                        &opt.b)
+    cdef size_t bad = k.sgd_update(P + L.w_off, G + L.w_off,
+                                   V + L.w_off if V != NULL else NULL,
+                                   Q + L.w_off if Q != NULL else NULL,
+                                   <size_t> L.fan_in * L.fan_out, &opt.w)
+    bad += k.sgd_update(P + L.b_off, G + L.b_off, V + L.b_off if V != NULL else NULL,
+                        Q + L.b_off if Q != NULL else NULL, L.fan_out, &opt.b)
     return bad
 
 
@@ -191,11 +199,10 @@ cdef Status train_step(Net *net, Opt *opt, const floating *x,
     loss[0] = output_loss(net, <floating *> net.acts, targets, rows, n_correct)
     if not isfinite(loss[0]):
         return STATUS_DIVERGED
-    backward(net, x, rows)
     if opt.cumq != NULL:  # the total L1 penalty any weight could have had
         opt.w.cum_u += opt.w.lr * opt.w.l1
         opt.b.cum_u += opt.b.lr * opt.b.l1
-    if update(net, opt, <floating *> net.params) != 0:
+    if backward(net, x, rows, opt) != 0:
         return STATUS_DIVERGED
     return STATUS_OK
 
@@ -547,11 +554,11 @@ cdef class Network:
                 if self.is_f64:
                     forward(&self.net, <const double *> xp, rows)
                     loss = output_loss(&self.net, <double *> self.net.acts, tp, rows, &correct)
-                    backward(&self.net, <const double *> xp, rows)
+                    backward(&self.net, <const double *> xp, rows, NULL)
                 else:
                     forward(&self.net, <const float *> xp, rows)
                     loss = output_loss(&self.net, <float *> self.net.acts, tp, rows, &correct)
-                    backward(&self.net, <const float *> xp, rows)
+                    backward(&self.net, <const float *> xp, rows, NULL)
         finally:
             self._leave()
         return loss
