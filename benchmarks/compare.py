@@ -7,7 +7,7 @@
 Everything runs in one process, the implementations interleaved round by
 round (so machine noise hits them alike), and the medians over rounds are
 reported.  Per configuration (MLP classifier, softmax cross-entropy, SGD with
-the L1 + L2 update, float32):
+the L1 + L2 update, float32 unless --dtype float64):
 
 - initreg-fit:  steps through ``MLP.fit`` (one compiled call per epoch)
 - initreg-step: ``MLP.step`` called from Python, one batch at a time
@@ -35,8 +35,12 @@ import sys
 import threading
 import time
 
-import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+# PyTorch's OpenMP workers otherwise spin after each call and steal a core
+# from whatever runs next (set before torch is imported; no effect on BLAS).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from numpy_mlp import NumpyMLP  # noqa: E402
@@ -59,23 +63,23 @@ def step_flops(sizes, batch):
     return 2 * batch * (2 * sum(prods) + sum(prods[1:]))
 
 
-def _data(sizes, batch, n_batches, seed=0):
+def _data(sizes, batch, n_batches, seed=0, dtype=np.float32):
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((batch * n_batches, sizes[0])).astype(np.float32)
+    X = rng.standard_normal((batch * n_batches, sizes[0])).astype(dtype)
     y = rng.integers(0, sizes[-1], batch * n_batches)
     return X, y
 
 
-def make_runners(name, n_batches):
+def make_runners(name, n_batches, dtype=np.float32):
     """name -> run(k): k training steps; every runner sees the same data."""
     sizes, batch, act = CONFIGS[name]
-    X, y = _data(sizes, batch, n_batches)
+    X, y = _data(sizes, batch, n_batches, dtype=dtype)
     batches = [(np.ascontiguousarray(X[i * batch:(i + 1) * batch]), y[i * batch:(i + 1) * batch])
                for i in range(n_batches)]
     init = "he" if act == "relu" else "xavier"
     runners = {}
 
-    net_fit = ir.MLP(sizes, activation=act, init=init, seed=0)
+    net_fit = ir.MLP(sizes, activation=act, init=init, seed=0, dtype=dtype)
     opt_fit = ir.SGD(lr=LR, l1=L1, l2=L2)
 
     def fit(k):
@@ -83,7 +87,7 @@ def make_runners(name, n_batches):
         net_fit.fit(X, y, epochs=1, batch_size=batch, optimizer=opt_fit, shuffle=False)
     runners["initreg-fit"] = fit
 
-    net_step = ir.MLP(sizes, activation=act, init=init, seed=0)
+    net_step = ir.MLP(sizes, activation=act, init=init, seed=0, dtype=dtype)
     opt_step = ir.SGD(lr=LR, l1=L1, l2=L2)
 
     def step(k):
@@ -91,7 +95,7 @@ def make_runners(name, n_batches):
             net_step.step(*batches[i % n_batches], opt_step)
     runners["initreg-step"] = step
 
-    ref = NumpyMLP(sizes, act)
+    ref = NumpyMLP(sizes, act, dtype=dtype)
 
     def numpy_run(k):
         for i in range(k):
@@ -108,11 +112,13 @@ def make_runners(name, n_batches):
             layers += [torch.nn.Linear(a, b), torch.nn.Tanh() if act == "tanh" else torch.nn.ReLU()]
         layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
         model = torch.nn.Sequential(*layers)
+        if dtype == np.float64:
+            model = model.double()
         weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
         biases = [m.bias for m in model if isinstance(m, torch.nn.Linear)]
         topt = torch.optim.SGD([{"params": weights, "weight_decay": 2 * L2},
                                 {"params": biases, "weight_decay": 0.0}], lr=LR)
-        tb = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]
+        tb = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]  # dtype kept
 
         def torch_run(k):
             for i in range(k):
@@ -142,7 +148,7 @@ def make_runners(name, n_batches):
                 clf.partial_fit(*batches[i % n_batches])
         runners["sklearn"] = sklearn_run
 
-    runners["gemm-floor"] = _blas.StepProducts(sizes, batch).run
+    runners["gemm-floor"] = _blas.StepProducts(sizes, batch, dtype).run
     return runners
 
 
@@ -160,15 +166,19 @@ def blas_threads(n):
         torch.set_num_threads(before)
 
 
-def time_steps(names, rounds, threads):
-    """Median microseconds per step, [config][implementation]."""
+def time_steps(names, rounds, threads, settle=0.0, dtype=np.float32):
+    """Median microseconds per step, [config][implementation].
+
+    settle : seconds to pause after each timing, so that the worker threads
+    of the BLAS libraries that just ran (OpenBLAS spins for a while before it
+    sleeps) do not compete with the next implementation."""
     results = {}
     for name in names:
         sizes, batch, _ = CONFIGS[name]
         # enough steps per timing (>= ~2 GFLOP) that cold caches after the
         # other implementations ran do not count
         n_batches = max(16, min(128, int(2e9 / step_flops(sizes, batch))))
-        runners = make_runners(name, n_batches)
+        runners = make_runners(name, n_batches, dtype)
         samples = {impl: [] for impl in runners}
         with blas_threads(threads):
             for run in runners.values():  # warm-up: allocations, caches, JIT-free paths
@@ -180,6 +190,7 @@ def time_steps(names, rounds, threads):
                     start = time.perf_counter()
                     runners[impl](n_batches)
                     samples[impl].append((time.perf_counter() - start) / n_batches)
+                    time.sleep(settle)
         results[name] = {impl: 1e6 * statistics.median(v) for impl, v in samples.items()}
     return results
 
@@ -253,8 +264,8 @@ def machine():
             "numpy": np.__version__, "blas": blas, "initreg": ir.__version__}
 
 
-def print_steps(results, threads):
-    print(f"\n# µs per training step, {threads} BLAS thread(s), float32; medians of "
+def print_steps(results, threads, dtype="float32"):
+    print(f"\n# µs per training step, {threads} BLAS thread(s), {dtype}; medians of "
           "interleaved rounds (lower is better)")
     for name, row in results.items():
         sizes, batch, act = CONFIGS[name]
@@ -276,6 +287,10 @@ def main(argv=None):
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--only", default="steps,update,threads")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                        help="precision of the step comparison")
+    parser.add_argument("--settle", type=float, default=0.3,
+                        help="pause (s) after each timing with several BLAS threads")
     parser.add_argument("--json", help="write every number here")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
@@ -284,9 +299,10 @@ def main(argv=None):
     if "steps" in only:
         out["steps"] = {}
         for t in (int(v) for v in args.threads.split(",")):
-            res = time_steps(args.configs.split(","), args.rounds, t)
+            res = time_steps(args.configs.split(","), args.rounds, t,
+                             settle=args.settle if t > 1 else 0.0, dtype=np.dtype(args.dtype))
             out["steps"][t] = res
-            print_steps(res, t)
+            print_steps(res, t, args.dtype)
     if "update" in only:
         bw = update_bandwidth(args.rounds)
         out["update_GBps"] = bw
@@ -295,11 +311,13 @@ def main(argv=None):
             print(f"  {k:24s} {v:7.1f}")
         print(f"  fused / bound: {bw['initreg fused update'] / bw['numpy w -= g (bound)']:.2f}")
     if "threads" in only:
-        tt = two_threads(args.rounds)
-        out["two_threads"] = tt
-        print(f"\n# two models in two threads ({tt['config']}): {tt['two_threads_steps_per_s']:.0f}"
-              f" steps/s against {tt['one_thread_steps_per_s']:.0f} in one: "
-              f"{tt['speedup']:.2f}x")
+        out["two_threads"] = []
+        print("\n# two models in two threads (1 BLAS thread each) against one model in one")
+        for cfg in ("tiny", "deep", "small"):
+            tt = two_threads(args.rounds, config=cfg, epochs=2 if cfg == "small" else 3)
+            out["two_threads"].append(tt)
+            print(f"  {cfg:6s} {tt['two_threads_steps_per_s']:8.0f} steps/s against "
+                  f"{tt['one_thread_steps_per_s']:8.0f}: {tt['speedup']:.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -2,6 +2,7 @@
 
     initreg report [--dataset D] [--out DIR] [--quick] [--seed N] [--force]
     initreg train --layers 64,128,10 --activation relu --init he --l1 1e-4 ...
+    initreg bench [compare.py options]
 
 Exit status: 0 on success, 1 when a run failed (the report keeps what
 finished), 2 for bad arguments or an output directory that would be
@@ -101,6 +102,38 @@ def _train(args):
     return 1 if hist.diverged or hist.interrupted else 0
 
 
+def _find_compare_script():
+    """benchmarks/compare.py of a source checkout (it ships in the sdist, not
+    in the wheel): $INITREG_BENCHMARKS, ./benchmarks, or beside the package."""
+    import os
+    from pathlib import Path
+
+    import initreg
+    candidates = [os.environ.get("INITREG_BENCHMARKS"), "benchmarks",
+                  Path(initreg.__file__).resolve().parent.parent / "benchmarks"]
+    for c in candidates:
+        if c and (Path(c) / "compare.py").is_file():
+            return Path(c) / "compare.py"
+    return None
+
+
+def _bench(script_args):
+    import runpy
+
+    script = _find_compare_script()
+    if script is None:
+        print("initreg bench: benchmarks/compare.py not found. It is part of the source "
+              "distribution: run from a checkout (or set INITREG_BENCHMARKS to its "
+              "benchmarks/ directory).", file=sys.stderr)
+        return 2
+    sys.argv = [str(script), *script_args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        return exc.code or 0
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="initreg",
@@ -145,10 +178,20 @@ def build_parser():
     tr.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
     tr.add_argument("--json", action="store_true", help="print one JSON object, no table")
     tr.set_defaults(run=_train)
+
+    be = sub.add_parser("bench", help="side-by-side timing table (benchmarks/compare.py)",
+                        description="Run benchmarks/compare.py: initreg against NumPy, "
+                                    "PyTorch, scikit-learn and the GEMM floor.  Arguments "
+                                    "after 'bench' go to the script (try: initreg bench "
+                                    "--help).", add_help=False)
+    be.add_argument("args", nargs=argparse.REMAINDER)  # parsed by compare.py, see main()
     return parser
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # every option after it belongs to compare.py
+        return _bench(argv[1:])
     args = build_parser().parse_args(argv)
     return args.run(args)
 
