@@ -5,6 +5,9 @@ Environment switches, read at build time:
                     in every Cython module (and -O1 -g), for hunting memory errors
   INITREG_NATIVE=1  add -march=native: faster on the build machine, but the
                     result only runs on CPUs like it; never for a wheel you ship
+  INITREG_SANITIZE=address   build with AddressSanitizer (run the tests with
+                    LD_PRELOAD=$(gcc -print-file-name=libasan.so) and
+                    ASAN_OPTIONS=detect_leaks=0); for hunting memory errors
 """
 import os
 import sys
@@ -14,6 +17,7 @@ from setuptools import Extension, setup
 
 DEBUG = os.environ.get("INITREG_DEBUG", "0") == "1"
 NATIVE = os.environ.get("INITREG_NATIVE", "0") == "1"
+SANITIZE = os.environ.get("INITREG_SANITIZE", "")
 
 if sys.platform == "win32":
     cflags = ["/O2", "/fp:precise"]
@@ -26,6 +30,8 @@ else:
         cflags += ["-g", "-UNDEBUG"]
     if NATIVE:
         cflags.append("-march=native")
+    if SANITIZE:
+        cflags += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer", "-g"]
 
 directives = {
     "language_level": 3,
@@ -46,6 +52,7 @@ def extension(name, sources=()):
         include_dirs=["csrc"],
         depends=["csrc/initreg.h", "csrc/kernels.inc"],
         extra_compile_args=cflags,
+        extra_link_args=[f"-fsanitize={SANITIZE}"] if SANITIZE else [],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 

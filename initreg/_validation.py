@@ -12,12 +12,37 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 
 import numpy as np
 
 FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 # Index sizes BLAS (32-bit int) can take.
 MAX_DIM = 2**31 - 1
+
+
+def memory_limit():
+    """Bytes of memory available now (Linux's MemAvailable), else the physical
+    memory, else a generous default."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**46
+
+
+def check_memory(nbytes, what):
+    """Refuse, with a ValueError, work whose arrays would not fit in memory
+    (instead of a MemoryError, or the kernel killing the process)."""
+    if nbytes > memory_limit():
+        raise ValueError(f"{what} would need {nbytes / 2**30:.1f} GiB; more than the "
+                         f"{memory_limit() / 2**30:.1f} GiB of memory available")
 
 
 def check_dtype(dtype, name="dtype"):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initreg._validation import check_float, check_int
+from initreg._validation import as_float_array, check_float, check_int, check_memory
 
 __all__ = ["load_digits", "make_spirals", "make_moons", "make_circles", "make_blobs",
            "load_mnist", "load_npz", "load_csv", "train_test_split", "standardize"]
@@ -45,6 +45,11 @@ def load_digits():
     with np.load(_DATA / "digits.npz", allow_pickle=False) as f:
         return (f["images"].astype(np.float32) / np.float32(16.0),
                 f["labels"].astype(np.int64))
+
+
+def _check_size(n_samples, n_features):
+    # the generators build float64 temporaries a few times the result's size
+    check_memory(n_samples * n_features * 8 * 4, f"{n_samples} samples of {n_features} features")
 
 
 def _rng(seed):
@@ -73,6 +78,7 @@ def make_spirals(n_samples=600, n_classes=2, noise=0.2, turns=1.5, seed=None):
     n_classes = check_int(n_classes, "n_classes", low=1)
     noise = check_float(noise, "noise", low=0)
     turns = check_float(turns, "turns", low=0, low_open=True)
+    _check_size(n_samples, 2)
     rng = _rng(seed)
     Xs, ys = [], []
     for k, n in enumerate(_split_counts(n_samples, n_classes)):
@@ -88,6 +94,7 @@ def make_moons(n_samples=600, noise=0.1, seed=None):
     """Two interleaving half circles (classes 0 and 1) plus Gaussian noise."""
     n_samples = check_int(n_samples, "n_samples", low=2)
     noise = check_float(noise, "noise", low=0)
+    _check_size(n_samples, 2)
     rng = _rng(seed)
     n0, n1 = _split_counts(n_samples, 2)
     t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)
@@ -102,6 +109,7 @@ def make_circles(n_samples=600, noise=0.05, factor=0.5, seed=None):
     n_samples = check_int(n_samples, "n_samples", low=2)
     noise = check_float(noise, "noise", low=0)
     factor = check_float(factor, "factor", low=0, low_open=True, high=1, high_open=True)
+    _check_size(n_samples, 2)
     rng = _rng(seed)
     n0, n1 = _split_counts(n_samples, 2)
     t0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)
@@ -119,6 +127,7 @@ def make_blobs(n_samples=600, centers=3, n_features=2, std=1.0, box=(-10.0, 10.0
     n_features = check_int(n_features, "n_features", low=1)
     std = check_float(std, "std", low=0)
     lo, hi = (check_float(b, "box") for b in box)
+    _check_size(n_samples, n_features + centers)
     rng = _rng(seed)
     c = rng.uniform(lo, hi, (centers, n_features))
     counts = _split_counts(n_samples, centers)
@@ -248,9 +257,15 @@ def train_test_split(X, y, test_size=0.25, seed=None, stratify=False):
     Returns X_train, X_test, y_train, y_test.
     """
     X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError("X and y must be arrays with one row per sample")
     n = len(X)
     if len(y) != n:
         raise ValueError(f"X has {n} samples, y has {len(y)}")
+    if n < 2:
+        raise ValueError(f"cannot split {n} sample(s) into a training and a test part")
+    if stratify and y.ndim != 1:
+        raise ValueError(f"stratify needs 1-D class labels; y has shape {y.shape}")
     if isinstance(test_size, float):
         check_float(test_size, "test_size", low=0, low_open=True, high=1, high_open=True)
         n_test = max(1, int(round(test_size * n)))
@@ -280,11 +295,12 @@ def standardize(X_train, *others, eps=1e-8):
     ``X_train`` applied to it and to every array in ``others``.  Constant
     features are centred only.  Returns the standardized arrays (a tuple when
     there are several)."""
-    X_train = np.asarray(X_train, dtype=np.float64)
+    X_train = as_float_array(X_train, "X_train", np.float64)
+    others = [as_float_array(a, f"others[{i}]", np.float64, n_cols=X_train.shape[1])
+              for i, a in enumerate(others)]
     mean = X_train.mean(axis=0)
     std = X_train.std(axis=0)
     std = np.where(std > eps, std, 1.0)
-    out = tuple(((np.asarray(a, dtype=np.float64) - mean) / std).astype(np.float32)
-                for a in (X_train, *others))
+    out = tuple(((a - mean) / std).astype(np.float32) for a in (X_train, *others))
     return out if others else out[0]
 

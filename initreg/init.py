@@ -39,7 +39,8 @@ import numbers
 
 import numpy as np
 
-from initreg._validation import check_choice, check_dtype, check_float, check_int
+from initreg._validation import (check_choice, check_dtype, check_float, check_int,
+                                 check_memory)
 
 __all__ = [
     "Initializer", "zeros", "constant", "normal", "uniform",
@@ -82,6 +83,7 @@ def _fans(shape):
     for v, what in ((fan_in, "fan_in"), (fan_out, "fan_out")):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
             raise ValueError(f"{what} must be a positive integer, got {v!r}")
+    check_memory(int(fan_in) * int(fan_out) * 8 * 2, f"a weight matrix of shape {tuple(shape)}")
     return int(fan_in), int(fan_out)
 
 

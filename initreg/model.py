@@ -7,7 +7,6 @@ engine, which trusts them.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 import warnings
@@ -20,7 +19,8 @@ from initreg import init as _init
 from initreg._core import _kernels, _network
 from initreg._progress import Progress
 from initreg._validation import (MAX_DIM, as_float_array, as_labels, as_targets,
-                                 check_choice, check_dtype, check_float, check_int)
+                                 check_choice, check_dtype, check_float, check_int,
+                                 check_memory)
 from initreg.history import HIST_EDGES, SMALL_WEIGHT, History
 from initreg.optim import SGD
 
@@ -55,13 +55,6 @@ class LossBreakdown(NamedTuple):
     total: float
     data: float
     penalty: float
-
-
-def _memory_limit():
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 2**46
 
 
 class MLP:
@@ -123,11 +116,8 @@ class MLP:
         self.init = init
         self.layer_sizes = tuple(sizes)
 
-        need = sum(a * b + b for a, b in zip(sizes, sizes[1:])) * self.dtype.itemsize * 3
-        if need > _memory_limit():
-            raise ValueError(f"layer sizes {sizes} need {need / 2**30:.1f} GiB for the "
-                             "parameters, gradients and optimiser state; more than this "
-                             "machine has")
+        check_memory(sum(a * b + b for a, b in zip(sizes, sizes[1:])) * self.dtype.itemsize * 3,
+                     f"layer sizes {sizes} (parameters, gradients and optimiser state)")
         codes = [ACTIVATIONS[a] for a in self.activations] + [_kernels.IDENTITY]
         self._net = _network.Network(sizes, codes, [self.leaky_slope] * n_layers,
                                      OUTPUTS[self.output], self.dtype == np.float64)
@@ -405,65 +395,73 @@ class MLP:
         n_batches = -(-n // batch_size)
         per_sample = self.layer_sizes[-1] if self.output == "sigmoid" else 1
         best_loss, best_params, waited = np.inf, None, 0
-        with Progress(epochs, "fit", enabled=progress) as bar:
-            for epoch in range(epochs):
-                lr = optimizer.lr_at(epoch)
-                order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.int64)
-                stats = np.zeros((self.n_layers, len(_network.STAT_COLUMNS))) if record else None
-                losses = np.empty(n_batches)
-                start = time.perf_counter()
-                status, loss_sum, correct, seen, steps, pending = self._net.train_epoch(
-                    X, t, order, batch_size, stats=stats, batch_losses=losses,
-                    check_signals=check_signals, **optimizer.engine_args(lr))
-                elapsed = time.perf_counter() - start
-                hist.batch_loss = np.concatenate([hist.batch_loss, losses[:steps]])
-                if status == _network.DIVERGED:
-                    hist.diverged, hist.diverged_epoch, self.diverged = True, epoch, True
-                    if not raise_on_divergence:
-                        warnings.warn(f"fit: non-finite loss in epoch {epoch}; stopped with "
-                                      "the parameters of the last finite step", RuntimeWarning,
+        try:
+            with Progress(epochs, "fit", enabled=progress) as bar:
+                for epoch in range(epochs):
+                    lr = optimizer.lr_at(epoch)
+                    order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.int64)
+                    stats = np.zeros((self.n_layers, len(_network.STAT_COLUMNS))) if record else None
+                    losses = np.empty(n_batches)
+                    start = time.perf_counter()
+                    status, loss_sum, correct, seen, steps, pending = self._net.train_epoch(
+                        X, t, order, batch_size, stats=stats, batch_losses=losses,
+                        check_signals=check_signals, **optimizer.engine_args(lr))
+                    elapsed = time.perf_counter() - start
+                    hist.batch_loss = np.concatenate([hist.batch_loss, losses[:steps]])
+                    if status == _network.DIVERGED:
+                        hist.diverged, hist.diverged_epoch, self.diverged = True, epoch, True
+                        if not raise_on_divergence:
+                            warnings.warn(f"fit: non-finite loss in epoch {epoch}; stopped with "
+                                          "the parameters of the last finite step", RuntimeWarning,
+                                          stacklevel=2)
+                        break
+                    if status == _network.INTERRUPTED:
+                        hist.interrupted = True
+                        warnings.warn(f"fit interrupted ({type(pending).__name__}) in epoch {epoch} "
+                                      f"after {steps} of {n_batches} batches; the model holds the "
+                                      "parameters of the last completed step", RuntimeWarning,
                                       stacklevel=2)
-                    break
-                if status == _network.INTERRUPTED:
-                    hist.interrupted = True
-                    warnings.warn(f"fit interrupted ({type(pending).__name__}) in epoch {epoch} "
-                                  f"after {steps} of {n_batches} batches; the model holds the "
-                                  "parameters of the last completed step", RuntimeWarning,
-                                  stacklevel=2)
-                    break
-                abs_sum, sq_sum, zeros = self._net.penalty(0.0, 0.0)  # one pass: weights
-                if optimizer.regularize_bias:
-                    abs_sum, sq_sum, _ = self._net.penalty(0.0, 0.0, True)
-                values = {
-                    "loss": loss_sum / seen,
-                    "penalty": optimizer.l1 * abs_sum + optimizer.l2 * sq_sum,
-                    "accuracy": np.nan if self.output == "linear"
-                    else correct / (seen * per_sample),
-                    "lr": lr, "epoch_time": elapsed,
-                    "sparsity": zeros / self._net.n_weights,
-                }
-                if validation_data is not None:
-                    val_loss, val_correct = self._net.evaluate(Xv, tv)
-                    values["val_loss"] = val_loss
-                    values["val_accuracy"] = (np.nan if self.output == "linear"
-                                              else val_correct / tv.size)
-                layer_stats = self._layer_stats(stats, seen, steps) if record else None
-                hist._append_epoch(values, layer_stats,
-                                   self._weight_histograms() if record else None)
-                bar.update(loss=values["loss"], **({"val_loss": values["val_loss"]}
-                                                   if validation_data is not None else {}))
-                if early_stopping is not None:
-                    if values["val_loss"] < best_loss:
-                        best_loss, best_params, waited = values["val_loss"], \
-                            self._net.params.copy(), 0
-                        hist.best_epoch = epoch
-                    else:
-                        waited += 1
-                        if waited >= early_stopping:
-                            hist.stopped_early = True
-                            break
-                if any(cb(self, hist, epoch) for cb in callbacks):
-                    break
+                        break
+                    abs_sum, sq_sum, zeros = self._net.penalty(0.0, 0.0)  # one pass: weights
+                    if optimizer.regularize_bias:
+                        abs_sum, sq_sum, _ = self._net.penalty(0.0, 0.0, True)
+                    values = {
+                        "loss": loss_sum / seen,
+                        "penalty": optimizer.l1 * abs_sum + optimizer.l2 * sq_sum,
+                        "accuracy": np.nan if self.output == "linear"
+                        else correct / (seen * per_sample),
+                        "lr": lr, "epoch_time": elapsed,
+                        "sparsity": zeros / self._net.n_weights,
+                    }
+                    if validation_data is not None:
+                        val_loss, val_correct = self._net.evaluate(Xv, tv)
+                        values["val_loss"] = val_loss
+                        values["val_accuracy"] = (np.nan if self.output == "linear"
+                                                  else val_correct / tv.size)
+                    layer_stats = self._layer_stats(stats, seen, steps) if record else None
+                    hist._append_epoch(values, layer_stats,
+                                       self._weight_histograms() if record else None)
+                    bar.update(loss=values["loss"], **({"val_loss": values["val_loss"]}
+                                                       if validation_data is not None else {}))
+                    if early_stopping is not None:
+                        if values["val_loss"] < best_loss:
+                            best_loss, best_params, waited = values["val_loss"], \
+                                self._net.params.copy(), 0
+                            hist.best_epoch = epoch
+                        else:
+                            waited += 1
+                            if waited >= early_stopping:
+                                hist.stopped_early = True
+                                break
+                    if any(cb(self, hist, epoch) for cb in callbacks):
+                        break
+        except KeyboardInterrupt:
+            # Ctrl-C between epochs (inside one, the compiled loop stops by itself
+            # between two batches and reports it as INTERRUPTED above)
+            hist.interrupted = True
+            warnings.warn("fit interrupted (KeyboardInterrupt) between epochs; the model "
+                          "holds the parameters of the last completed step", RuntimeWarning,
+                          stacklevel=2)
         if best_params is not None and hist.best_epoch != hist.n_epochs - 1:
             self._net.params[...] = best_params
         if hist.diverged and raise_on_divergence:
