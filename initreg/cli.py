@@ -2,6 +2,7 @@
 
     initreg report [--dataset D] [--out DIR] [--quick] [--seed N] [--force]
     initreg train --layers 64,128,10 --activation relu --init he --l1 1e-4 ...
+    initreg sweep GRID_FILE --out DIR [--dask local:N | --scheduler tcp://HOST:PORT]
     initreg bench [compare.py options]
 
 Exit status: 0 on success, 1 when a run failed (the report keeps what
@@ -35,6 +36,52 @@ def _report(args):
     took = time.perf_counter() - start
     print(f"wrote {path} ({took:.1f} s)" + (f"; failed: {', '.join(errors)}" if errors else ""))
     return 1 if errors else 0
+
+
+def _sweep(args):
+    from initreg.experiments.grid import GridExists, local_dask, run_grid
+
+    cluster = client = None
+    try:
+        if args.dask and args.scheduler:
+            print("initreg sweep: give --dask local:N or --scheduler, not both", file=sys.stderr)
+            return 2
+        if args.dask or args.scheduler:
+            try:
+                from dask.distributed import Client
+            except ImportError:
+                print('initreg sweep: Dask is not installed: pip install "initreg[dask]"',
+                      file=sys.stderr)
+                return 2
+            if args.dask:
+                kind, _, n = args.dask.partition(":")
+                if kind != "local" or not n.isdigit() or int(n) < 1:
+                    print(f"initreg sweep: --dask takes local:N, got {args.dask!r}",
+                          file=sys.stderr)
+                    return 2
+                cluster, client = local_dask(int(n))
+            else:
+                client = Client(args.scheduler, timeout="30s")
+        start = time.perf_counter()
+        result = run_grid(args.grid_file, args.out, executor=client,
+                          progress=not args.no_progress, force=args.force,
+                          max_workers=args.workers)
+    except GridExists as exc:
+        print(f"initreg sweep: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, TypeError) as exc:
+        print(f"initreg sweep: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    failed = len(result.errors)
+    print(f"wrote {args.out}/results.csv, results.json, records.jsonl: "
+          f"{len(result.records)} runs in {time.perf_counter() - start:.1f} s"
+          + (f", {failed} failed (see the error column)" if failed else ""))
+    return 1 if failed else 0
 
 
 def _layers(text):
@@ -178,6 +225,23 @@ def build_parser():
     tr.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
     tr.add_argument("--json", action="store_true", help="print one JSON object, no table")
     tr.set_defaults(run=_train)
+
+    sw = sub.add_parser("sweep", help="run a grid of runs from a JSON/TOML file, locally or "
+                                      "on a Dask cluster",
+                        description="Run every combination of a grid file's parameters for "
+                                    "every seed and write DIR/results.csv, results.json, "
+                                    "records.jsonl (streamed) and summary figures.")
+    sw.add_argument("grid_file", help="JSON or TOML: experiment, fixed, grid, seeds")
+    sw.add_argument("--out", required=True, metavar="DIR")
+    sw.add_argument("--dask", metavar="local:N",
+                    help="start a local Dask cluster of N single-threaded worker processes")
+    sw.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                    help="run on an existing Dask cluster")
+    sw.add_argument("--workers", type=int, default=None,
+                    help="threads for a local run without Dask (default: CPU count)")
+    sw.add_argument("--force", action="store_true", help="overwrite results in DIR")
+    sw.add_argument("--no-progress", action="store_true")
+    sw.set_defaults(run=_sweep)
 
     be = sub.add_parser("bench", help="side-by-side timing table (benchmarks/compare.py)",
                         description="Run benchmarks/compare.py: initreg against NumPy, "

@@ -14,7 +14,7 @@ except ImportError as exc:  # pragma: no cover - exercised without matplotlib
     raise ImportError('initreg\'s figures need matplotlib: pip install "initreg[report]"') from exc
 
 __all__ = ["plot_signal", "plot_initialization", "plot_depth", "plot_regularization",
-           "plot_landscape", "save_figure"]
+           "plot_landscape", "plot_sweep", "save_figure"]
 
 INIT_COLORS = {"zeros": "#7f7f7f", "small": "#1f77b4", "xavier": "#2ca02c", "glorot": "#17becf",
                "he": "#d62728", "large": "#ff7f0e", "lecun": "#9467bd", "orthogonal": "#8c564b"}
@@ -257,3 +257,103 @@ def plot_landscape(r):
 def _circle(radius):
     from matplotlib.patches import Circle
     return Circle((0, 0), radius, color="#2ca02c", alpha=0.15)
+
+
+# ---- sweeps -------------------------------------------------------------------------
+
+def _metric_table(records, keys, metric):
+    """{config tuple: [metric per seed]} over the records that have it."""
+    table = {}
+    for r in records:
+        res = r.get("result")
+        if isinstance(res, dict) and res.get(metric) is not None:
+            table.setdefault(tuple(repr(r[k]) for k in keys), []).append(float(res[metric]))
+    return table
+
+
+def plot_sweep(records, keys, metric):
+    """Summary figures of a grid sweep: the metric against a numeric parameter
+    (log scale for penalties and step sizes), one line per value of another,
+    and a heatmap over the first two varying parameters.  Means over seeds
+    and over the parameters not shown."""
+    varying = [k for k in keys if len({repr(r[k]) for r in records}) > 1]
+    values = {k: sorted({repr(r[k]) for r in records}, key=lambda v: _sort_key(v))
+              for k in varying}
+    figs = {}
+    numeric = [k for k in varying if all(_is_number(v) for v in values[k])]
+    if numeric:
+        x = next((k for k in ("l1", "l2", "lr") if k in numeric), numeric[0])
+        others = [k for k in varying if k != x]
+        line = next((k for k in ("init", "activation") if k in others),
+                    others[0] if others else None)
+        fig, axes = _figure(1, 1, width=5.2, height=3.8)
+        ax = axes[0, 0]
+        for i, lv in enumerate(values[line] if line else [None]):
+            xs, ys, lo, hi = [], [], [], []
+            for xv in values[x]:
+                pts = [v for r in records for v in [_value(r, metric)]
+                       if v is not None and repr(r[x]) == xv and (line is None or repr(r[line]) == lv)]
+                if pts:
+                    xs.append(float(xv)), ys.append(np.mean(pts))
+                    lo.append(np.min(pts)), hi.append(np.max(pts))
+            label = None if line is None else f"{line}={_plain(lv)}"
+            color = _color(_plain(lv), i) if line == "init" else f"C{i % 10}"
+            ax.plot(xs, ys, "o-", color=color, label=label, ms=3)
+            ax.fill_between(xs, lo, hi, color=color, alpha=0.15, lw=0)
+        if x in ("l1", "l2", "lr") and all(float(v) > 0 for v in values[x]):
+            ax.set_xscale("log")
+        elif x in ("l1", "l2") and any(float(v) > 0 for v in values[x]):
+            ax.set_xscale("symlog", linthresh=min(float(v) for v in values[x] if float(v) > 0))
+        ax.set_xlabel(x)
+        ax.set_ylabel(f"{metric} (mean over seeds; band: min..max)")
+        if line:
+            ax.legend(fontsize=8)
+        figs[f"{metric}_vs_{x}"] = fig
+    if len(varying) >= 2:
+        a, b = varying[:2]
+        grid = np.full((len(values[a]), len(values[b])), np.nan)
+        for i, av in enumerate(values[a]):
+            for j, bv in enumerate(values[b]):
+                pts = [v for r in records for v in [_value(r, metric)]
+                       if v is not None and repr(r[a]) == av and repr(r[b]) == bv]
+                if pts:
+                    grid[i, j] = np.mean(pts)
+        fig, axes = _figure(1, 1, width=1.2 + 0.9 * len(values[b]), height=1.2 + 0.6 * len(values[a]))
+        ax = axes[0, 0]
+        im = ax.imshow(grid, cmap="viridis", aspect="auto")
+        for i in range(grid.shape[0]):
+            for j in range(grid.shape[1]):
+                if np.isfinite(grid[i, j]):
+                    ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=7,
+                            color="w" if grid[i, j] < np.nanmean(grid) else "k")
+        ax.set_xticks(range(len(values[b])), [_plain(v) for v in values[b]], fontsize=7,
+                      rotation=45)
+        ax.set_yticks(range(len(values[a])), [_plain(v) for v in values[a]], fontsize=7)
+        ax.set_xlabel(b)
+        ax.set_ylabel(a)
+        fig.colorbar(im, ax=ax, label=metric)
+        figs[f"heatmap_{a}_{b}"] = fig
+    return figs
+
+
+def _value(record, metric):
+    res = record.get("result")
+    if isinstance(res, dict) and res.get(metric) is not None:
+        return float(res[metric])
+    return None
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return text not in ("True", "False")
+    except ValueError:
+        return False
+
+
+def _sort_key(text):
+    return (0, float(text), "") if _is_number(text) else (1, 0.0, text)
+
+
+def _plain(text):
+    return text.strip("'\"") if isinstance(text, str) else text

@@ -12,9 +12,11 @@ are repeated over several seeds, and every run is seeded.
   generalization, across a lambda sweep.
 - :func:`landscape`: the two-parameter picture of L1 vs L2.
 - :func:`sweep`: any function over a grid of parameters and seeds, in
-  parallel.
+  parallel threads or on a Dask cluster; :func:`run_grid` runs a grid file
+  (``initreg sweep``).
 """
 from initreg.experiments._common import Data, Result, load_dataset
+from initreg.experiments.grid import load_grid, run_grid, signal_run, train_run
 from initreg.experiments.landscape import LandscapeResult, landscape
 from initreg.experiments.regularization import PENALTIES, RegularizationResult, regularization
 from initreg.experiments.signal import SignalResult, mean_field_variances, signal_propagation
@@ -25,4 +27,5 @@ from initreg.experiments.training import (DepthResult, InitializationResult, dep
 __all__ = ["signal_propagation", "SignalResult", "mean_field_variances", "initialization",
            "InitializationResult", "depth_study", "DepthResult", "distinct_units",
            "regularization", "RegularizationResult", "PENALTIES", "landscape",
-           "LandscapeResult", "sweep", "SweepResult", "load_dataset", "Data", "Result"]
+           "LandscapeResult", "sweep", "SweepResult", "load_dataset", "Data", "Result",
+           "load_grid", "run_grid", "train_run", "signal_run"]

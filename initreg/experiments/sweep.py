@@ -54,6 +54,38 @@ def grid_configs(grid):
     return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
 
+class _OneBlasThread:
+    """Runs fn in a worker process with BLAS limited to one thread (set once
+    per process): the runs already use every core, and the same thread count
+    everywhere keeps their results bit-identical to a local run."""
+
+    _limited = False
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args, **kwargs):
+        if not _OneBlasThread._limited:
+            try:
+                from threadpoolctl import threadpool_limits
+                threadpool_limits(limits=1, user_api="blas")
+            except ImportError:
+                pass
+            _OneBlasThread._limited = True
+        return self.fn(*args, **kwargs)
+
+
+def _as_executor(executor):
+    """(executor, runs in other processes) for what ``sweep`` was given: a
+    dask.distributed Client becomes its concurrent.futures executor."""
+    if hasattr(executor, "get_executor") and hasattr(executor, "scheduler_info"):
+        return executor.get_executor(pure=False), True
+    from concurrent.futures import ProcessPoolExecutor
+    remote = isinstance(executor, ProcessPoolExecutor) or \
+        type(executor).__module__.startswith("distributed")
+    return executor, remote
+
+
 def _blas_single_thread():
     # Parallel runs each calling a multi-threaded BLAS would oversubscribe
     # the cores: parallelise at one level only.
@@ -65,7 +97,7 @@ def _blas_single_thread():
 
 
 def sweep(fn, grid, seeds=(0,), executor=None, max_workers=None, progress=False,
-          on_error="raise"):
+          on_error="raise", on_result=None):
     """Run ``fn(**config, seed=seed)`` for every grid configuration and seed.
 
     Parameters
@@ -76,15 +108,22 @@ def sweep(fn, grid, seeds=(0,), executor=None, max_workers=None, progress=False,
         Parameter name -> list of values; every combination is run.
     seeds : iterable of int
         Each configuration runs once per seed.
-    executor : concurrent.futures.Executor or None
+    executor : concurrent.futures.Executor, dask.distributed.Client or None
         Where the runs go.  None: a thread pool of ``max_workers`` (default:
         the CPU count) threads -- initreg's compiled core releases the GIL, so
         threads train in parallel -- with BLAS limited to one thread per run.
+        A Dask ``Client`` (or ``client.get_executor()``) runs each one as a
+        task on the cluster, BLAS limited to one thread in each worker; a
+        worker that dies loses only its running task, which Dask reschedules.
+        ``fn`` must then be picklable (cloudpickle: lambdas work).
     progress : bool
         A progress bar over the runs.
     on_error : {"raise", "record"}
         Re-raise the first run's exception (after the others finish), or
         record it in that run's record and go on.
+    on_result : callable or None
+        Called with each record as its run finishes (in completion order, in
+        the calling thread): to stream results to disk, say.
 
     Returns
     -------
@@ -103,14 +142,16 @@ def sweep(fn, grid, seeds=(0,), executor=None, max_workers=None, progress=False,
     results = [None] * len(tasks)
     errors = {}
     own_pool = executor is None
+    workers = max_workers or os.cpu_count() or 1
     if own_pool:
-        workers = max_workers or os.cpu_count() or 1
-        executor = ThreadPoolExecutor(max_workers=workers)
-    limits = _blas_single_thread() if own_pool and (max_workers or os.cpu_count() or 1) > 1 \
-        else contextlib.nullcontext()
+        executor, remote = ThreadPoolExecutor(max_workers=workers), False
+    else:
+        executor, remote = _as_executor(executor)
+    task_fn = _OneBlasThread(fn) if remote else fn
+    limits = _blas_single_thread() if own_pool and workers > 1 else contextlib.nullcontext()
     try:
         with limits, Progress(len(tasks), "sweep", enabled=progress, unit="run") as bar:
-            futures = {executor.submit(fn, **config, seed=seed): i
+            futures = {executor.submit(task_fn, **config, seed=seed): i
                        for i, (config, seed) in enumerate(tasks)}
             for future in as_completed(futures):
                 i = futures[future]
@@ -118,16 +159,21 @@ def sweep(fn, grid, seeds=(0,), executor=None, max_workers=None, progress=False,
                     results[i] = future.result()
                 except Exception as exc:  # noqa: BLE001 - recorded or re-raised below
                     errors[i] = exc
+                if on_result is not None:
+                    on_result(_record(tasks[i], results[i], errors.get(i)))
                 bar.update()
     finally:
         if own_pool:
             executor.shutdown(wait=True)
     if errors and on_error == "raise":
         raise errors[min(errors)]
-    records = []
-    for i, (config, seed) in enumerate(tasks):
-        record = {**config, "seed": seed, "result": results[i]}
-        if i in errors:
-            record["error"] = "".join(traceback.format_exception_only(errors[i])).strip()
-        records.append(record)
-    return SweepResult(records)
+    return SweepResult([_record(task, results[i], errors.get(i))
+                        for i, task in enumerate(tasks)])
+
+
+def _record(task, result, error):
+    config, seed = task
+    record = {**config, "seed": seed, "result": result}
+    if error is not None:
+        record["error"] = "".join(traceback.format_exception_only(error)).strip()
+    return record
