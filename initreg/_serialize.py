@@ -1,4 +1,5 @@
-"""Plain-JSON conversion of results (dataclasses of NumPy arrays).
+"""Plain-JSON conversion of results (dataclasses of NumPy arrays), and the
+base class that gives results their to_dict / to_json / from_dict.
 
 Arrays become nested lists, NumPy scalars Python numbers; NaN and infinities,
 which strict JSON cannot hold, become ``null``.  ``from_jsonable`` turns lists
@@ -70,3 +71,45 @@ def _none_to_nan(value):
     if isinstance(value, list):
         return [_none_to_nan(v) for v in value]
     return math.nan if value is None else value
+
+
+def restore(value):
+    """JSON values back to Python: lists of numbers (nested) become arrays,
+    dicts are restored entry by entry, everything else stays."""
+    if isinstance(value, dict):
+        return {k: restore(v) for k, v in value.items()}
+    if isinstance(value, list) and (not value or _numeric(value)):
+        return as_array(value) if value else np.zeros(0)
+    return value
+
+
+def _numeric(value):
+    if isinstance(value, list):
+        return len(value) > 0 and all(_numeric(v) for v in value)
+    return value is None or isinstance(value, (int, float))
+
+
+class Serializable:
+    """Mixin for result dataclasses: strict-JSON round trips."""
+
+    def to_dict(self):
+        """Plain Python values (lists, floats, None for NaN), JSON-ready."""
+        return to_jsonable(self)
+
+    def to_json(self, path=None, indent=None):
+        """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
+        text = dumps(self, indent=indent)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, d):
+        """The inverse of :meth:`to_dict`: numeric lists become arrays."""
+        return cls(**{f.name: restore(d.get(f.name)) for f in dataclasses.fields(cls)})
+
+    @classmethod
+    def from_json(cls, text):
+        """The inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))

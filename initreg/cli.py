@@ -18,13 +18,14 @@ import time
 
 
 def _report(args):
-    from initreg.report import ReportExists, run_report
+    from initreg._files import OutputExists
+    from initreg.report import run_report
 
     start = time.perf_counter()
     try:
         path, errors = run_report(args.dataset, args.out, quick=args.quick, seed=args.seed,
                                   force=args.force, progress=not args.no_progress)
-    except ReportExists as exc:
+    except OutputExists as exc:
         print(f"initreg report: {exc}", file=sys.stderr)
         return 2
     except ImportError as exc:
@@ -39,13 +40,15 @@ def _report(args):
 
 
 def _sweep(args):
-    from initreg.experiments.grid import GridExists, local_dask, run_grid
+    from initreg._files import OutputExists
+    from initreg.experiments.grid import load_grid, local_dask, run_grid
 
     cluster = client = None
     try:
         if args.dask and args.scheduler:
             print("initreg sweep: give --dask local:N or --scheduler, not both", file=sys.stderr)
             return 2
+        spec = load_grid(args.grid_file)  # a bad file fails before any cluster starts
         if args.dask or args.scheduler:
             try:
                 from dask.distributed import Client
@@ -63,10 +66,10 @@ def _sweep(args):
             else:
                 client = Client(args.scheduler, timeout="30s")
         start = time.perf_counter()
-        result = run_grid(args.grid_file, args.out, executor=client,
+        result = run_grid(spec, args.out, executor=client,
                           progress=not args.no_progress, force=args.force,
                           max_workers=args.workers)
-    except GridExists as exc:
+    except OutputExists as exc:
         print(f"initreg sweep: {exc}", file=sys.stderr)
         return 2
     except (ValueError, OSError, TypeError) as exc:

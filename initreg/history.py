@@ -1,12 +1,11 @@
 """The record of a training run, returned by :meth:`initreg.MLP.fit`."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from initreg._serialize import as_array, dumps, to_jsonable
+from initreg._serialize import Serializable
 
 __all__ = ["History", "LAYER_STATS", "HIST_EDGES", "SMALL_WEIGHT"]
 
@@ -30,7 +29,7 @@ HIST_EDGES = np.linspace(-1.0, 1.0, 101)
 
 
 @dataclass
-class History:
+class History(Serializable):
     """What happened during :meth:`initreg.MLP.fit`, epoch by epoch.
 
     Attributes (E = completed epochs, S = optimisation steps, L = layers)
@@ -107,28 +106,3 @@ class History:
                 self.layer_stats[k] = np.concatenate([self.layer_stats[k], np.asarray(v)[None]])
             self._append("weight_hist", weight_hist)
             self.hist_edges = HIST_EDGES.copy()
-
-    def to_dict(self):
-        """Plain Python values (lists, floats, None for NaN), JSON-ready."""
-        return to_jsonable(self)
-
-    def to_json(self, path=None, indent=None):
-        """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
-        text = dumps(self, indent=indent)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-        return text
-
-    @classmethod
-    def from_dict(cls, d):
-        """The inverse of :meth:`to_dict`."""
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            v = d.get(f.name)
-            if f.name == "layer_stats" and v is not None:
-                v = {k: as_array(a) for k, a in v.items()}
-            elif isinstance(v, list):
-                v = as_array(v)
-            kwargs[f.name] = v
-        return cls(**kwargs)

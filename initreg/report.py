@@ -16,7 +16,6 @@ import datetime
 import html
 import json
 import platform
-import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -26,16 +25,13 @@ import numpy as np
 
 import initreg
 from initreg import experiments as ex
+from initreg._files import prepare_output
 from initreg._progress import Progress
 from initreg._serialize import to_jsonable
 
-__all__ = ["run_report", "EXPERIMENTS", "ReportExists"]
+__all__ = ["run_report", "EXPERIMENTS", "OUTPUTS"]
 
 OUTPUTS = ("report.html", "results.json", "figures")
-
-
-class ReportExists(FileExistsError):
-    """The output directory holds files and ``force`` was not given."""
 
 
 @dataclass
@@ -221,24 +217,6 @@ EXPERIMENTS = [
 
 # ---- writing ----------------------------------------------------------------------
 
-def _prepare(out, force):
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ReportExists(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise ReportExists(f"{out} already exists and is not empty; use --force to "
-                               "overwrite the report in it, or choose another --out")
-        for name in OUTPUTS:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def _write_json(path, data):
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(to_jsonable(data), indent=1, allow_nan=False), encoding="utf-8")
@@ -310,7 +288,8 @@ def run_report(dataset="digits", out="initreg-report", quick=False, seed=0, forc
     from initreg.plotting import save_figure  # needs matplotlib: fail before any work
 
     ex.load_dataset(dataset, seed=seed)  # a bad dataset fails here, before anything is written
-    out = _prepare(out, force)
+    out = prepare_output(out, force, OUTPUTS)
+    (out / "figures").mkdir(exist_ok=True)
     sections = [s for s in EXPERIMENTS if only is None or s.name in only]
     state = {"meta": {"initreg": initreg.__version__, "dataset": str(dataset), "seed": seed,
                       "quick": quick, "started": datetime.datetime.now().isoformat(timespec="seconds"),

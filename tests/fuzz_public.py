@@ -198,7 +198,8 @@ def run_all(n):
         call(datasets.load_mnist, path, allowed=FILE_ERRORS)
         call(nets["softmax"].save, path, allowed=FILE_ERRORS)
 
-    words = st.sampled_from(["train", "report", "bench", "--layers", "64,0,10", "64,x",
+    words = st.sampled_from(["train", "report", "bench", "sweep", paths[0], "--dask",
+                             "local:0", "local:x", "--scheduler", "--layers", "64,0,10", "64,x",
                              "--epochs", "-1", "0", "abc", "--lr", "nan", "-5", "--l1",
                              "inf", "--init", "magic", "--activation", "--dataset",
                              "npz:/nonexistent", "mnist:/nonexistent", "spirals", "--json",

@@ -36,34 +36,40 @@ cdef _same_shape(x, y, str what):
                          f"{tuple(y.shape[:y.ndim])} differ")
 
 
-def exp(const floating[::1] x):
-    """exp(x) elementwise: vectorised, a few ulp; +inf / 0 beyond the range."""
+cdef enum Elementwise:
+    EXP
+    TANH_
+    SIGMOID_
+
+
+cdef _elementwise(const floating[::1] x, Elementwise which):
     out = np.empty(x.shape[0], dtype=np.float32 if floating is float else np.float64)
     cdef floating[::1] y = out
     if x.shape[0]:
         with nogil:
-            k.exp_(&x[0], &y[0], x.shape[0])
+            if which == EXP:
+                k.exp_(&x[0], &y[0], x.shape[0])
+            elif which == TANH_:
+                k.tanh_(&x[0], &y[0], x.shape[0])
+            else:
+                k.sigmoid_(&x[0], &y[0], x.shape[0])
     return out
+
+
+def exp(const floating[::1] x):
+    """exp(x) elementwise: vectorised, a few ulp; +inf / 0 beyond the range."""
+    return _elementwise(x, EXP)
 
 
 def tanh(const floating[::1] x):
-    """tanh(x) elementwise: vectorised, a few ulp, exact +-1 limits."""
-    out = np.empty(x.shape[0], dtype=np.float32 if floating is float else np.float64)
-    cdef floating[::1] y = out
-    if x.shape[0]:
-        with nogil:
-            k.tanh_(&x[0], &y[0], x.shape[0])
-    return out
+    """tanh(x) elementwise: vectorised (float32: <= 6 ulp, float64: <= 4 ulp),
+    exact +-1 limits."""
+    return _elementwise(x, TANH_)
 
 
 def sigmoid(const floating[::1] x):
     """1 / (1 + exp(-x)) elementwise: vectorised, exact 0 / 1 limits."""
-    out = np.empty(x.shape[0], dtype=np.float32 if floating is float else np.float64)
-    cdef floating[::1] y = out
-    if x.shape[0]:
-        with nogil:
-            k.sigmoid_(&x[0], &y[0], x.shape[0])
-    return out
+    return _elementwise(x, SIGMOID_)
 
 
 def bias_activation(floating[:, ::1] z, const floating[::1] b, int activation,

@@ -3,45 +3,20 @@ seeds."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import numpy as np
 
 from initreg import datasets as _ds
-from initreg._serialize import as_array, dumps, to_jsonable
+from initreg._serialize import Serializable
 
 DATASET_NAMES = ("digits", "spirals", "moons", "circles")
 
 
 @dataclasses.dataclass
-class Result:
+class Result(Serializable):
     """Base of the experiment results: dataclasses of NumPy arrays and
     metadata that serialise to JSON and draw themselves."""
-
-    def to_dict(self):
-        """Plain Python values (NaN as None), JSON-ready."""
-        return to_jsonable(self)
-
-    def to_json(self, path=None, indent=None):
-        """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
-        text = dumps(self, indent=indent)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-        return text
-
-    @classmethod
-    def from_dict(cls, d):
-        """The inverse of :meth:`to_dict`: numeric lists become arrays."""
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            kwargs[f.name] = _restore(d.get(f.name))
-        return cls(**kwargs)
-
-    @classmethod
-    def from_json(cls, text):
-        return cls.from_dict(json.loads(text))
 
     def plot(self):
         """A dict of named matplotlib figures (needs the ``report`` extra)."""
@@ -53,18 +28,13 @@ class Result:
         return type(self).__name__.removesuffix("Result").lower()
 
 
-def _restore(value):
-    if isinstance(value, dict):
-        return {k: _restore(v) for k, v in value.items()}
-    if isinstance(value, list) and _numeric(value):
-        return as_array(value)
-    return value
-
-
-def _numeric(value):
-    if isinstance(value, list):
-        return len(value) > 0 and all(_numeric(v) for v in value)
-    return value is None or isinstance(value, (int, float))
+def weight_metrics(model, eps=1e-3):
+    """What a penalty does to a model's weights (all layers, biases apart):
+    fractions exactly 0 and below ``eps`` in magnitude, L1 and L2 norms."""
+    w = np.concatenate([x.ravel() for x in model.weights]).astype(np.float64)
+    return {"zero_fraction": float(np.mean(w == 0)),
+            "small_fraction": float(np.mean(np.abs(w) < eps)),
+            "l1_norm": float(np.abs(w).sum()), "l2_norm": float(np.sqrt(w @ w))}
 
 
 @dataclasses.dataclass

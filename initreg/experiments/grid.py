@@ -27,17 +27,15 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
+from initreg._files import prepare_output
 from initreg._serialize import to_jsonable
-from initreg.experiments._common import load_dataset
+from initreg.experiments._common import load_dataset, weight_metrics
 from initreg.experiments.sweep import sweep
 
-__all__ = ["train_run", "signal_run", "RUNS", "load_grid", "run_grid", "GridExists"]
+__all__ = ["train_run", "signal_run", "RUNS", "load_grid", "run_grid", "OUTPUTS"]
 
-
-class GridExists(FileExistsError):
-    """The output directory holds results and ``force`` was not given."""
+#: What run_grid writes (and, with force, replaces) in its directory.
+OUTPUTS = ("records.jsonl", "results.json", "results.csv", "grid.json", "sweep_*.png")
 
 
 @functools.lru_cache(maxsize=4)
@@ -67,13 +65,10 @@ def train_run(dataset="digits", hidden=(64,), activation="relu", init="he", lr=0
         hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
                        optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode),
                        seed=seed)
-    w = np.concatenate([x.ravel() for x in net.weights]).astype(np.float64)
     train, test = net.score(data.X_train, data.y_train), net.score(data.X_test, data.y_test)
     return {"train_acc": train, "test_acc": test, "gap": train - test,
             "final_loss": float(hist.loss[-1]) if hist.n_epochs else float("nan"),
-            "zero_fraction": float(np.mean(w == 0)),
-            "small_fraction": float(np.mean(np.abs(w) < 1e-3)),
-            "weight_norm": float(np.sqrt(w @ w)), "diverged": bool(hist.diverged),
+            **weight_metrics(net), "diverged": bool(hist.diverged),
             "epochs_run": hist.n_epochs, "seconds": time.perf_counter() - start}
 
 
@@ -166,23 +161,6 @@ class _Run:
         return RUNS[self.experiment][0](**self.fixed, **config, seed=seed)
 
 
-def _prepare(out, force):
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise GridExists(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise GridExists(f"{out} already exists and is not empty; use --force to "
-                             "overwrite, or choose another --out")
-        for name in ("records.jsonl", "results.json", "results.csv", "grid.json"):
-            if (out / name).exists():
-                (out / name).unlink()
-        for png in out.glob("sweep_*.png"):
-            png.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def _flat(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
@@ -193,7 +171,7 @@ def run_grid(spec, out, executor=None, progress=True, force=False, max_workers=N
     ``results.json`` and ``results.csv`` (all records, grid order) and
     ``sweep_*.png`` summary figures.  Returns the :class:`SweepResult`."""
     spec = load_grid(spec)
-    out = _prepare(out, force)
+    out = prepare_output(out, force, OUTPUTS)
     (out / "grid.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     stream = open(out / "records.jsonl", "a", encoding="utf-8")
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from initreg.experiments._common import Result, load_dataset, seed_list
+from initreg.experiments._common import Result, load_dataset, seed_list, weight_metrics
 from initreg.experiments.sweep import sweep
 from initreg.model import MLP
 from initreg.optim import SGD
@@ -99,12 +99,10 @@ def regularization(dataset="digits", penalties=("none", "l1", "l2", "elastic"),
         hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
                        optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode),
                        seed=seed)
-        w = np.concatenate([x.ravel() for x in net.weights]).astype(np.float64)
+        w = np.concatenate([x.ravel() for x in net.weights])
         train, test = net.score(data.X_train, data.y_train), net.score(data.X_test, data.y_test)
         return {"train_acc": train, "test_acc": test, "gap": train - test,
-                "zero_fraction": np.mean(w == 0), "small_fraction": np.mean(np.abs(w) < eps),
-                "l1_norm": np.abs(w).sum(), "l2_norm": np.sqrt((w * w).sum()),
-                "diverged": hist.diverged,
+                **weight_metrics(net, eps), "diverged": hist.diverged,
                 "hist": np.histogram(np.clip(w, edges[0], edges[-1]), edges)[0]}
 
     grid_penalties = [p for p in penalties if p != "none"]
