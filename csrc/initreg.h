@@ -41,7 +41,7 @@ enum ir_l1_mode {
     IR_L1_CUMULATIVE = 2   /* Tsuruoka et al. (2009) cumulative clipping    */
 };
 
-/* Hyper-parameters of one SGD update (see update.c for the formulas). */
+/* Hyper-parameters of one SGD update (the formulas: kernels.inc). */
 typedef struct {
     double lr;        /* learning rate, > 0                                    */
     double momentum;  /* mu in [0, 1); 0 skips the velocity buffer entirely    */
@@ -106,11 +106,12 @@ void ir_softmax_rows_f32(float *z, size_t rows, size_t cols);
 void ir_softmax_rows_f64(double *z, size_t rows, size_t cols);
 
 /* ---- optimiser ------------------------------------------------------------ */
-/* One SGD step over n parameters w with gradient g (see update.c).
+/* One SGD step over n parameters w with gradient g (formulas: kernels.inc).
  * v: velocity (used when momentum > 0), q: applied L1 penalty per weight
  * (used in cumulative mode); either may be NULL when unused.
- * An element whose new value would be NaN or inf keeps its old value; the
- * return value counts such elements (0 on a healthy step).                  */
+ * An element whose new value would be NaN or inf keeps its old value (and
+ * velocity, applied penalty); the return value counts such elements (0 on a
+ * healthy step).                                                            */
 size_t ir_sgd_update_f32(float *w, const float *g, float *v, float *q,
                          size_t n, const ir_sgd_params *p);
 size_t ir_sgd_update_f64(double *w, const double *g, double *v, double *q,

@@ -133,10 +133,8 @@ def as_float_array(x, name, dtype, *, ndim=2, n_cols=None, n_rows=None):
 
 
 def as_labels(y, name, n_rows, n_classes):
-    """Integer class labels in [0, n_classes) as a contiguous int64 vector.
-
-    Accepts any integer dtype, and floats that hold whole numbers.
-    """
+    """Integer class labels in [0, n_classes) as a new contiguous int64
+    vector.  Accepts any integer dtype, and floats that hold whole numbers."""
     arr = _numeric_array(y, name)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -149,7 +147,9 @@ def as_labels(y, name, n_rows, n_classes):
             raise ValueError(f"{name} contains NaN or infinity")
         if not np.array_equal(arr, np.round(arr)):
             raise ValueError(f"{name} must hold integer class labels, got fractional values")
-    labels = np.ascontiguousarray(arr, dtype=np.int64)
+    # always a copy: the compiled core indexes with these values, and the
+    # caller's array could change while it runs
+    labels = np.array(arr, dtype=np.int64, order="C")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(
             f"{name} must hold labels in [0, {n_classes}) for {n_classes} outputs; "

@@ -389,4 +389,5 @@ def lsuv(model, X, *, tol=0.05, max_iter=10, rng=None):
                 break
             w /= np.sqrt(var).astype(w.dtype)
         variances.append(float(model.trace(X).pre_activations[layer].var()))
+    model._forget_optimizer()  # momentum of the old weights means nothing now
     return variances

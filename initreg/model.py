@@ -100,24 +100,26 @@ class MLP:
                  output="softmax", dtype="float32", seed=None, leaky_slope=0.01):
         sizes = self._check_sizes(layer_sizes)
         n_layers = len(sizes) - 1
-        self.dtype = check_dtype(dtype)
-        self.output = check_choice(output, "output", tuple(OUTPUTS))
-        if self.output == "softmax" and sizes[-1] < 2:
+        # The architecture is fixed once built (read-only properties): the
+        # validation of every later call relies on it matching the engine.
+        self._dtype = check_dtype(dtype)
+        self._output = check_choice(output, "output", tuple(OUTPUTS))
+        if self._output == "softmax" and sizes[-1] < 2:
             raise ValueError("a softmax output needs at least 2 units; use "
                              "output='sigmoid' for a single binary output")
-        self.leaky_slope = check_float(leaky_slope, "leaky_slope", low=0, high=1,
-                                       high_open=True)
-        self.activations = self._per_hidden_layer(activation, n_layers)
+        self._leaky_slope = check_float(leaky_slope, "leaky_slope", low=0, high=1,
+                                        high_open=True)
+        self._activations = self._per_hidden_layer(activation, n_layers)
         self.bias_init = check_float(bias_init, "bias_init")
         inits = init if isinstance(init, (list, tuple)) else [init] * n_layers
         if len(inits) != n_layers:
             raise ValueError(f"init has {len(inits)} entries for {n_layers} layers")
         self._inits = [_init.get(i) for i in inits]
         self.init = init
-        self.layer_sizes = tuple(sizes)
+        self._layer_sizes = tuple(sizes)
 
-        check_memory(sum(a * b + b for a, b in zip(sizes, sizes[1:])) * self.dtype.itemsize * 3,
-                     f"layer sizes {sizes} (parameters, gradients and optimiser state)")
+        check_memory(sum(a * b + b for a, b in zip(sizes, sizes[1:])) * self.dtype.itemsize * 4,
+                     f"layer sizes {sizes} (parameters, gradients, velocity, L1 state)")
         codes = [ACTIVATIONS[a] for a in self.activations] + [_kernels.IDENTITY]
         self._net = _network.Network(sizes, codes, [self.leaky_slope] * n_layers,
                                      OUTPUTS[self.output], self.dtype == np.float64)
@@ -164,10 +166,14 @@ class MLP:
             w[...] = value
             b[...] = self.bias_init
         self._shuffle_seq = seq.spawn(1)[0]  # fit's default shuffling stream
-        self._net.reset_optimizer()
-        self._opt_ref = None
+        self._forget_optimizer()
         self.diverged = False
         return seq.entropy
+
+    def _forget_optimizer(self):
+        """New weights: the momentum and cumulative penalty are meaningless."""
+        self._net.reset_optimizer()
+        self._opt_ref = None
 
     def reinitialize(self, seed=None):
         """Draw fresh initial parameters (same architecture and initializers)."""
@@ -175,6 +181,31 @@ class MLP:
         return self
 
     # -- description ----------------------------------------------------------
+
+    @property
+    def layer_sizes(self):
+        """(n_features, hidden..., n_outputs)."""
+        return self._layer_sizes
+
+    @property
+    def activations(self):
+        """The hidden layers' activations, one name per hidden layer."""
+        return self._activations
+
+    @property
+    def output(self):
+        """"softmax", "sigmoid" or "linear": the output layer and its loss."""
+        return self._output
+
+    @property
+    def dtype(self):
+        """np.float32 or np.float64."""
+        return self._dtype
+
+    @property
+    def leaky_slope(self):
+        """Negative-side slope of "leaky_relu"."""
+        return self._leaky_slope
 
     @property
     def n_layers(self):
@@ -213,6 +244,11 @@ class MLP:
     def _check_Xy(self, X, y):
         X = self._check_X(X)
         return X, self._check_y(y, X.shape[0])
+
+    def _check_workspace(self, rows):
+        # calls that process a batch in one piece need all its layer outputs
+        check_memory(self._net.workspace_bytes(rows), f"a batch of {rows} rows through "
+                     f"layers {list(self.layer_sizes)} in one piece")
 
     def _use_optimizer(self, optimizer):
         if not isinstance(optimizer, SGD):
@@ -298,6 +334,7 @@ class MLP:
         l1 = check_float(l1, "l1", low=0)
         l2 = check_float(l2, "l2", low=0)
         X, t = self._check_Xy(X, y)
+        self._check_workspace(X.shape[0])
         data = self._net.loss_and_gradients(X, t)
         penalty = self._penalty(l1, l2, regularize_bias, add_to_gradient=l1 > 0 or l2 > 0)
         g = self._net.grads
@@ -311,6 +348,7 @@ class MLP:
         update.  A non-finite loss leaves the parameters unchanged and sets
         :attr:`diverged`."""
         X, t = self._check_Xy(X, y)
+        self._check_workspace(X.shape[0])
         self._use_optimizer(optimizer)
         status, loss, _ = self._net.step(X, t, **optimizer.engine_args())
         if status != _network.OK:
@@ -556,16 +594,9 @@ class MLP:
         dLoss/dZ_l and the batch's mean data loss; all of shape
         (n_samples, fan_out).  The batch is processed in one piece."""
         X = self._check_X(X)
-        n = X.shape[0]
-        if y is None:
-            self._net.reserve(n)  # one chunk: every layer's output stays in the workspace
-            self._net.forward(X, np.empty((n, self.layer_sizes[-1]), dtype=self.dtype))
-            loss, gradients = None, None
-            activations, _ = self._net.layer_outputs(n)
-        else:
-            t = self._check_y(y, n)
-            loss = self._net.loss_and_gradients(X, t)
-            activations, gradients = self._net.layer_outputs(n)
+        t = None if y is None else self._check_y(y, X.shape[0])
+        self._check_workspace(X.shape[0])
+        loss, activations, gradients = self._net.trace(X, t)
         inputs = [X] + activations[:-1]
         pre = [a @ w + b for a, w, b in zip(inputs, self.weights, self.biases)]
         return Trace(pre, activations, gradients, loss)

@@ -100,3 +100,34 @@ def test_bad_architectures(kwargs, words):
 def test_engine_refuses_buffers_of_the_wrong_size(net):
     with pytest.raises(ValueError, match="bytes"):
         net._net.forward(np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32))
+
+
+def test_the_architecture_is_read_only(net):
+    for name, value in (("output", "sigmoid"), ("layer_sizes", (4, 100000)),
+                        ("dtype", np.float64), ("activations", ("relu",))):
+        with pytest.raises(AttributeError):
+            setattr(net, name, value)
+
+
+def test_engine_refuses_buffers_of_the_wrong_item_type(net, data):
+    X, y = data
+    floats_as_labels = np.zeros((6, 1), np.float64)  # 8-byte items, like int64 labels
+    with pytest.raises(TypeError, match="items"):
+        net._net.evaluate(X, floats_as_labels.ravel())
+    with pytest.raises(TypeError, match="items"):
+        net._net.forward(X.astype(np.int32), np.zeros((6, 3), np.float32))
+
+
+def test_labels_are_copied_so_the_caller_cannot_change_them_under_the_core(net, data):
+    from initreg._validation import as_labels
+    y = data[1].astype(np.int64)
+    assert not np.shares_memory(as_labels(y, "y", len(y), 3), y)
+
+
+def test_whole_batch_calls_refuse_workspaces_beyond_memory(net, data, monkeypatch):
+    import initreg._validation as v
+    monkeypatch.setattr(v, "memory_limit", lambda: 100)  # the 6-row workspace: 528 bytes
+    for call in (lambda: net.loss_and_gradients(*data), lambda: net.trace(data[0]),
+                 lambda: net.step(*data, ir.SGD(lr=0.1))):
+        with pytest.raises(ValueError, match="memory"):
+            call()

@@ -172,7 +172,8 @@ def test_epoch_records_layer_statistics(rng):
     # one batch: the statistics are those of the single forward/backward pass
     probe = ir.MLP([5, 6, 3], activation="tanh", dtype="float64", seed=8)
     _, grads = probe.loss_and_gradients(X, y)
-    outs, deltas = probe._net.layer_outputs(40)
+    tr = probe.trace(X, y)
+    outs, deltas = tr.activations, tr.gradients
     _epoch(net, X, y, order, 40, ir.SGD(lr=0.1), stats=stats)
     for l in range(2):
         a, d, dw = outs[l], deltas[l], grads[l][0]

@@ -2,6 +2,7 @@
 results bit-identical to training them one after the other; one model used
 by two threads at once is refused, never corrupted."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -69,3 +70,33 @@ def test_one_model_in_two_threads_is_refused_not_corrupted():
         reference.step(X[:8], y[:8], opt)
     reference._net.train_epoch(X, y, order, 8, **opt.engine_args())
     np.testing.assert_array_equal(net.parameters, reference.parameters)
+
+
+def test_a_second_thread_cannot_replace_state_a_running_loop_uses():
+    X, y = _data(4, n=20000, n_in=64)
+    net = ir.MLP([64, 256, 256, 5], seed=0)
+    reference = ir.MLP([64, 256, 256, 5], seed=0)
+    opt = ir.SGD(lr=0.01, momentum=0.9)  # the loop writes through the velocity buffer
+    order = np.arange(len(X), dtype=np.int64)
+    net._use_optimizer(opt)
+    worker = threading.Thread(
+        target=lambda: net._net.train_epoch(X, y, order, 8, **opt.engine_args()))
+    attempts = {"trace": 0, "other optimizer": 0, "reset": 0}
+    worker.start()
+    while not net._net.busy:  # until the epoch (a few hundred ms) has begun
+        assert worker.is_alive()
+    deadline = time.perf_counter() + 0.05  # stay far from the epoch's end
+    while time.perf_counter() < deadline:
+        for name, call in (("trace", lambda: net.trace(X[:5000])),
+                           ("other optimizer", lambda: net.step(X[:8], y[:8], ir.SGD(lr=1.0))),
+                           ("reset", net._net.reset_optimizer)):
+            with pytest.raises(RuntimeError, match="another thread"):
+                call()
+            attempts[name] += 1
+    worker.join()
+    assert all(attempts.values()), attempts
+    reference._use_optimizer(opt)
+    reference._net.train_epoch(X, y, order, 8, **opt.engine_args())
+    # the running epoch kept its workspace and its momentum throughout
+    np.testing.assert_array_equal(net.parameters, reference.parameters)
+    np.testing.assert_array_equal(net._net.velocity, reference._net.velocity)

@@ -152,3 +152,15 @@ def test_matches_pytorch_sgd_where_installed(rng):
             opt.step()
         w, _, _ = run_kernel(w0, grads, np.float64, lr=lr, momentum=mu, nesterov=nesterov, l2=l2)
         np.testing.assert_allclose(w, p.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_non_finite_results_leave_velocity_and_cumulative_penalty_alone(dtype):
+    w = np.array([1.0, 2.0], dtype=dtype)
+    g = np.array([np.inf, 1.0], dtype=dtype)
+    v = np.array([0.5, 0.5], dtype=dtype)
+    q = np.array([0.25, 0.25], dtype=dtype)
+    bad = K.sgd_update(w, g, v, q, lr=0.1, momentum=0.9, l1=0.1, cum_u=0.2,
+                       l1_mode=K.L1_CUMULATIVE)
+    assert bad == 1
+    assert (w[0], v[0], q[0]) == (1.0, 0.5, 0.25)  # untouched
+    assert v[1] != 0.5 and w[1] != 2.0             # the healthy element moved

@@ -10,12 +10,13 @@ minibatch SGD -- as one compiled call with the GIL released.
 Layer l maps (rows, fan_in) to (rows, fan_out): Z = A W + b with W of shape
 (fan_in, fan_out), row-major, as scikit-learn's ``coefs_``.
 
-Nothing here validates user input: :mod:`initreg.model` does that.  The engine
-only checks that each buffer it is handed has the byte size it expects, so a
-caller's mistake raises instead of reading out of bounds.
+Nothing here validates user input: :mod:`initreg.model` does that (label
+values and row indices included: they are trusted).  The engine only checks
+that each buffer it is handed has the item type and byte size it expects, and
+refuses a second call while one is running on the same network.
 """
-from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE, PyBuffer_Release,
-                             PyObject_GetBuffer)
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
+                             PyBuffer_Release, PyObject_GetBuffer)
 from cython cimport floating
 from libc.math cimport isfinite
 from libc.stdint cimport int64_t
@@ -312,13 +313,20 @@ cdef double evaluate(Net *net, const floating *X, const void *T, Py_ssize_t n,
 
 # ---- the Python-facing engine ----------------------------------------------
 
-cdef void *_address(object a, Py_ssize_t nbytes, bint writable) except NULL:
-    """Address of a C-contiguous buffer of exactly nbytes bytes."""
+cdef void *_address(object a, Py_ssize_t nbytes, bint writable, str kind) except NULL:
+    """Address of a C-contiguous buffer of exactly nbytes bytes whose items
+    are of ``kind``: "f" float32, "d" float64, "q" int64."""
     cdef Py_buffer view
-    PyObject_GetBuffer(a, &view, PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0))
+    PyObject_GetBuffer(a, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+                       | (PyBUF_WRITABLE if writable else 0))
     cdef void *p = view.buf
-    cdef Py_ssize_t got = view.len
+    cdef Py_ssize_t got = view.len, itemsize = view.itemsize
+    fmt = (<bytes> view.format).decode("ascii").lstrip("@=<") if view.format != NULL else "B"
     PyBuffer_Release(&view)
+    if fmt in ("l", "q") and itemsize == 8:
+        fmt = "q"  # int64 is "l" or "q" depending on the platform
+    if fmt != kind:
+        raise TypeError(f"engine buffer of items {fmt!r} where {kind!r} was expected")
     if got != nbytes:
         raise ValueError(f"engine buffer of {got} bytes where {nbytes} were expected")
     if p == NULL:
@@ -354,6 +362,7 @@ cdef class Network:
     cdef public double cum_u
     cdef object _acts, _deltas, _targets
     cdef Py_ssize_t _act_width, _delta_width
+    cdef str _kind  # buffer format of the floats: "f" or "d"
     cdef int _busy
 
     def __cinit__(self, layer_sizes, activations, slopes, int loss, bint double):
@@ -393,8 +402,9 @@ cdef class Network:
         self._delta_width = delta_col
         self.params = np.zeros(self.net.n_params, dtype=self.dtype)
         self.grads = np.zeros(self.net.n_params, dtype=self.dtype)
-        self.net.params = _address(self.params, self.params.nbytes, True)
-        self.net.grads = _address(self.grads, self.grads.nbytes, True)
+        self._kind = "d" if double else "f"
+        self.net.params = _address(self.params, self.params.nbytes, True, self._kind)
+        self.net.grads = _address(self.grads, self.grads.nbytes, True, self._kind)
         self.net.capacity = 0
         self.velocity = None
         self.cumq = None
@@ -409,6 +419,11 @@ cdef class Network:
         return self.net.n_weights
 
     @property
+    def busy(self):
+        """True while a call is running on this network (in any thread)."""
+        return bool(self._busy)
+
+    @property
     def capacity(self):
         """Rows the workspace holds at present."""
         return self.net.capacity
@@ -419,47 +434,20 @@ cdef class Network:
                  self.net.layers[l].fan_out, self.net.layers[l].b_off)
                 for l in range(self.net.n_layers)]
 
-    def reserve(self, Py_ssize_t rows):
-        """Grows the workspace to hold at least ``rows`` rows (never shrinks)."""
-        if rows <= self.net.capacity:
-            return
-        self._acts = np.empty(rows * self._act_width, dtype=self.dtype)
-        self._deltas = np.empty(rows * self._delta_width, dtype=self.dtype)
-        if self.net.loss == LOSS_SOFTMAX_XENT:
-            self._targets = np.empty(rows, dtype=np.int64)
-        else:
-            self._targets = np.empty(rows * self.net.n_out, dtype=self.dtype)
-        self.net.acts = _address(self._acts, self._acts.nbytes, True)
-        self.net.deltas = _address(self._deltas, self._deltas.nbytes, True)
-        self.net.targets = _address(self._targets, self._targets.nbytes, True)
-        self.net.capacity = rows
+    def workspace_bytes(self, Py_ssize_t rows):
+        """Bytes the workspace needs for ``rows`` rows."""
+        return rows * ((self._act_width + self._delta_width) * self.dtype.itemsize
+                       + (8 if self.net.loss == LOSS_SOFTMAX_XENT
+                          else self.net.n_out * self.dtype.itemsize))
 
-    def reset_optimizer(self):
-        """Forgets the momentum buffer and the cumulative L1 penalty."""
-        self.velocity = None
-        self.cumq = None
-        self.cum_u = 0.0
-
-    def layer_outputs(self, int rows):
-        """Copies of the last pass's per-layer outputs (rows, fan_out) and
-        dZ blocks (the latter meaningful after a backward pass)."""
-        cdef Layer *L
-        cdef Py_ssize_t cap = self.net.capacity
-        cdef int l
-        outs, deltas = [], []
-        for l in range(self.net.n_layers):
-            L = &self.net.layers[l]
-            a = self._acts[cap * L.act_col: cap * L.act_col + rows * L.fan_out]
-            d = self._deltas[cap * L.delta_col: cap * L.delta_col + rows * L.fan_out]
-            outs.append(a.reshape(rows, L.fan_out).copy())
-            deltas.append(d.reshape(rows, L.fan_out).copy())
-        return outs, deltas
-
-    # -- guarding the shared workspace ---------------------------------------
+    # -- guarding the shared state -------------------------------------------
+    # Every public method starts with _enter: the workspace, the optimiser
+    # state and the parameters are then used by one call at a time, and no
+    # other thread can replace a buffer that a running loop writes into.
 
     cdef int _enter(self) except -1:
         # Checked and set while holding the GIL, so two threads cannot both
-        # get past it; the workspace is then used by one call at a time.
+        # get past it.
         if self._busy:
             raise RuntimeError(
                 "this model is already training or predicting in another "
@@ -469,6 +457,23 @@ cdef class Network:
 
     cdef void _leave(self) noexcept:
         self._busy = 0
+
+    cdef int _reserve(self, Py_ssize_t rows) except -1:
+        """Grows the workspace to hold at least ``rows`` rows (never shrinks)."""
+        if rows <= self.net.capacity:
+            return 0
+        self._acts = np.empty(rows * self._act_width, dtype=self.dtype)
+        self._deltas = np.empty(rows * self._delta_width, dtype=self.dtype)
+        if self.net.loss == LOSS_SOFTMAX_XENT:
+            self._targets = np.empty(rows, dtype=np.int64)
+        else:
+            self._targets = np.empty(rows * self.net.n_out, dtype=self.dtype)
+        self.net.acts = _address(self._acts, self._acts.nbytes, True, self._kind)
+        self.net.deltas = _address(self._deltas, self._deltas.nbytes, True, self._kind)
+        self.net.targets = _address(self._targets, self._targets.nbytes, True,
+                                    "q" if self.net.loss == LOSS_SOFTMAX_XENT else self._kind)
+        self.net.capacity = rows
+        return 0
 
     cdef Opt _opt(self, double lr, double momentum, bint nesterov, double l1,
                   double l2, int l1_mode, bint regularize_bias) except *:
@@ -490,29 +495,41 @@ cdef class Network:
         if momentum != 0.0:
             if self.velocity is None:
                 self.velocity = np.zeros_like(self.params)
-            o.velocity = _address(self.velocity, self.params.nbytes, True)
+            o.velocity = _address(self.velocity, self.params.nbytes, True, self._kind)
         if l1_mode == k.IR_L1_CUMULATIVE and l1 != 0.0:
             if self.cumq is None:
                 self.cumq = np.zeros_like(self.params)
-            o.cumq = _address(self.cumq, self.params.nbytes, True)
+            o.cumq = _address(self.cumq, self.params.nbytes, True, self._kind)
         return o
 
-    cdef Py_ssize_t _target_bytes(self, Py_ssize_t rows):
-        if self.net.loss == LOSS_SOFTMAX_XENT:
-            return rows * 8
-        return rows * self.net.n_out * self.dtype.itemsize
+    cdef const void *_inputs(self, X, Py_ssize_t rows) except NULL:
+        return _address(X, rows * self.net.n_in * self.dtype.itemsize, False, self._kind)
 
-    # -- the compiled calls ---------------------------------------------------
+    cdef const void *_targets_of(self, T, Py_ssize_t rows) except NULL:
+        if self.net.loss == LOSS_SOFTMAX_XENT:
+            return _address(T, rows * 8, False, "q")
+        return _address(T, rows * self.net.n_out * self.dtype.itemsize, False, self._kind)
+
+    # -- the calls -------------------------------------------------------------
+
+    def reset_optimizer(self):
+        """Forgets the momentum buffer and the cumulative L1 penalty."""
+        self._enter()
+        self.velocity = None
+        self.cumq = None
+        self.cum_u = 0.0
+        self._leave()
 
     def forward(self, X, out):
         """Writes the last layer's outputs (logits) for the rows of X into out."""
         cdef Py_ssize_t n = len(X)
-        cdef Py_ssize_t item = self.dtype.itemsize
-        cdef const void *xp = _address(X, n * self.net.n_in * item, False)
-        cdef void *op = _address(out, n * self.net.n_out * item, True)
+        cdef const void *xp
+        cdef void *op
         self._enter()
         try:
-            self.reserve(min(n, 256))
+            xp = self._inputs(X, n)
+            op = _address(out, n * self.net.n_out * self.dtype.itemsize, True, self._kind)
+            self._reserve(min(n, 256))
             with nogil:
                 if self.is_f64:
                     predict_logits(&self.net, <const double *> xp, n, <double *> op)
@@ -524,13 +541,15 @@ cdef class Network:
     def evaluate(self, X, T):
         """(mean loss, number correct) over the rows of X without an update."""
         cdef Py_ssize_t n = len(X)
-        cdef const void *xp = _address(X, n * self.net.n_in * self.dtype.itemsize, False)
-        cdef const void *tp = _address(T, self._target_bytes(n), False)
+        cdef const void *xp
+        cdef const void *tp
         cdef int64_t correct = 0
         cdef double loss
         self._enter()
         try:
-            self.reserve(min(n, 256))
+            xp = self._inputs(X, n)
+            tp = self._targets_of(T, n)
+            self._reserve(min(n, 256))
             with nogil:
                 if self.is_f64:
                     loss = evaluate(&self.net, <const double *> xp, tp, n, &correct)
@@ -543,13 +562,15 @@ cdef class Network:
     def loss_and_gradients(self, X, T):
         """Mean data loss of the batch; fills ``grads`` with its gradient."""
         cdef int rows = len(X)
-        cdef const void *xp = _address(X, rows * self.net.n_in * self.dtype.itemsize, False)
-        cdef const void *tp = _address(T, self._target_bytes(rows), False)
+        cdef const void *xp
+        cdef const void *tp
         cdef int64_t correct = 0
         cdef double loss
         self._enter()
         try:
-            self.reserve(rows)
+            xp = self._inputs(X, rows)
+            tp = self._targets_of(T, rows)
+            self._reserve(rows)
             with nogil:
                 if self.is_f64:
                     forward(&self.net, <const double *> xp, rows)
@@ -562,6 +583,49 @@ cdef class Network:
         finally:
             self._leave()
         return loss
+
+    def trace(self, X, T=None):
+        """Forward (and with targets T, loss and backward) for the rows of X in
+        one piece.  Returns (mean loss or None, [per-layer outputs
+        (rows, fan_out)], [per-layer dLoss/dZ] or None), all copies."""
+        cdef int rows = len(X)
+        cdef const void *xp
+        cdef const void *tp = NULL
+        cdef int64_t correct = 0
+        cdef double loss = 0
+        cdef Layer *L
+        cdef Py_ssize_t cap
+        cdef int l
+        self._enter()
+        try:
+            xp = self._inputs(X, rows)
+            if T is not None:
+                tp = self._targets_of(T, rows)
+            self._reserve(rows)
+            with nogil:
+                if self.is_f64:
+                    forward(&self.net, <const double *> xp, rows)
+                    if tp != NULL:
+                        loss = output_loss(&self.net, <double *> self.net.acts, tp, rows,
+                                           &correct)
+                        backward(&self.net, <const double *> xp, rows, NULL)
+                else:
+                    forward(&self.net, <const float *> xp, rows)
+                    if tp != NULL:
+                        loss = output_loss(&self.net, <float *> self.net.acts, tp, rows,
+                                           &correct)
+                        backward(&self.net, <const float *> xp, rows, NULL)
+            cap = self.net.capacity
+            outs, deltas = [], []
+            for l in range(self.net.n_layers):
+                L = &self.net.layers[l]
+                a = self._acts[cap * L.act_col: cap * L.act_col + rows * L.fan_out]
+                outs.append(a.reshape(rows, L.fan_out).copy())
+                d = self._deltas[cap * L.delta_col: cap * L.delta_col + rows * L.fan_out]
+                deltas.append(d.reshape(rows, L.fan_out).copy())
+        finally:
+            self._leave()
+        return (loss if T is not None else None), outs, (deltas if T is not None else None)
 
     def penalty(self, double l1, double l2, bint regularize_bias=False,
                 bint add_to_gradient=False):
@@ -594,15 +658,18 @@ cdef class Network:
         Returns (status, mean data loss, number correct).  On ``DIVERGED``
         from a non-finite loss, the parameters are untouched."""
         cdef int rows = len(X)
-        cdef const void *xp = _address(X, rows * self.net.n_in * self.dtype.itemsize, False)
-        cdef const void *tp = _address(T, self._target_bytes(rows), False)
-        cdef Opt o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
+        cdef const void *xp
+        cdef const void *tp
+        cdef Opt o
         cdef double loss = 0
         cdef int64_t correct = 0
         cdef Status status
         self._enter()
         try:
-            self.reserve(rows)
+            xp = self._inputs(X, rows)
+            tp = self._targets_of(T, rows)
+            o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
+            self._reserve(rows)
             with nogil:
                 if self.is_f64:
                     status = train_step(&self.net, &o, <const double *> xp, tp,
@@ -610,16 +677,16 @@ cdef class Network:
                 else:
                     status = train_step(&self.net, &o, <const float *> xp, tp,
                                         rows, &loss, &correct)
+            self.cum_u = o.w.cum_u
         finally:
             self._leave()
-        self.cum_u = o.w.cum_u
         return <int> status, loss, correct
 
     def train_epoch(self, X, T, order, int batch_size, double lr,
                     double momentum=0.0, bint nesterov=False, double l1=0.0,
                     double l2=0.0, int l1_mode=0, bint regularize_bias=False,
                     stats=None, batch_losses=None, bint check_signals=False):
-        """Minibatch SGD over the rows ``order`` (int64) of (X, T).
+        """Minibatch SGD over the rows ``order`` (int64, each in range) of (X, T).
 
         stats : float64 array (n_layers, 6) or None
             When given, per-layer sums (``STAT_COLUMNS``) are added to it.
@@ -634,16 +701,12 @@ cdef class Network:
         cdef Py_ssize_t n_rows = len(X)
         cdef Py_ssize_t n = len(order)
         cdef Py_ssize_t n_batches = (n + batch_size - 1) // batch_size
-        cdef const void *xp = _address(X, n_rows * self.net.n_in * self.dtype.itemsize, False)
-        cdef const void *tp = _address(T, self._target_bytes(n_rows), False)
-        cdef const int64_t *op = <const int64_t *> _address(order, n * 8, False)
-        if batch_losses is None:
-            batch_losses = np.empty(n_batches)
-        cdef double *bl = <double *> _address(batch_losses, n_batches * 8, True)
+        cdef const void *xp
+        cdef const void *tp
+        cdef const int64_t *op
+        cdef double *bl
         cdef double *sp = NULL
-        if stats is not None:
-            sp = <double *> _address(stats, self.net.n_layers * N_STATS * 8, True)
-        cdef Opt o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
+        cdef Opt o
         cdef Totals tot
         tot.loss_sum = 0
         tot.n_correct = 0
@@ -653,7 +716,16 @@ cdef class Network:
         pending = None
         self._enter()
         try:
-            self.reserve(batch_size)
+            xp = self._inputs(X, n_rows)
+            tp = self._targets_of(T, n_rows)
+            op = <const int64_t *> _address(order, n * 8, False, "q")
+            if batch_losses is None:
+                batch_losses = np.empty(n_batches)
+            bl = <double *> _address(batch_losses, n_batches * 8, True, "d")
+            if stats is not None:
+                sp = <double *> _address(stats, self.net.n_layers * N_STATS * 8, True, "d")
+            o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
+            self._reserve(batch_size)
             with nogil:
                 if self.is_f64:
                     status = train_epoch(&self.net, &o, <const double *> xp, tp,
@@ -663,6 +735,7 @@ cdef class Network:
                     status = train_epoch(&self.net, &o, <const float *> xp, tp,
                                          op, n, batch_size, check_signals, sp,
                                          bl, &tot)
+            self.cum_u = o.w.cum_u
             if status == STATUS_INTERRUPTED:
                 try:
                     _raise_pending()
@@ -670,7 +743,6 @@ cdef class Network:
                     pending = exc
         finally:
             self._leave()
-        self.cum_u = o.w.cum_u
         return <int> status, tot.loss_sum, tot.n_correct, tot.n_seen, tot.steps, pending
 
 
