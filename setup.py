@@ -53,7 +53,6 @@ def extension(name, sources=()):
         depends=["csrc/initreg.h", "csrc/kernels.inc"],
         extra_compile_args=cflags,
         extra_link_args=[f"-fsanitize={SANITIZE}"] if SANITIZE else [],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 
 

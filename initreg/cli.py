@@ -41,7 +41,7 @@ def _report(args):
 
 def _sweep(args):
     from initreg._files import OutputExists
-    from initreg.experiments.grid import load_grid, local_dask, run_grid
+    from initreg.experiments._grid import load_grid, local_dask, run_grid
 
     cluster = client = None
     try:
@@ -135,9 +135,14 @@ def _train(args):
         print(f"{net}\n{data.name}: {len(data.y_train)} training, {len(data.y_test)} test "
               f"samples; {opt}")
         print(header)
-    hist = net.fit(data.X_train, data.y_train, epochs=args.epochs, batch_size=args.batch_size,
-                   optimizer=opt, validation_data=(data.X_test, data.y_test), seed=args.seed,
-                   callbacks=[] if args.json else [show])
+    try:
+        hist = net.fit(data.X_train, data.y_train, epochs=args.epochs,
+                       batch_size=args.batch_size, optimizer=opt,
+                       validation_data=(data.X_test, data.y_test), seed=args.seed,
+                       callbacks=[] if args.json else [show])
+    except (ValueError, TypeError) as exc:  # --epochs -1, --batch-size 0, ...
+        print(f"initreg train: {exc}", file=sys.stderr)
+        return 2
     if args.save:
         net.save(args.save)
     if args.json:

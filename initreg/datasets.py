@@ -278,11 +278,16 @@ def train_test_split(X, y, test_size=0.25, seed=None, stratify=False):
         order = rng.permutation(n)
         test, train = order[:n_test], order[n_test:]
     else:
+        classes, counts = np.unique(y, return_counts=True)
+        # each class's share of the test set, rounded by largest remainder so
+        # that the shares add up to n_test exactly
+        exact = counts * n_test / n
+        take = np.floor(exact).astype(int)
+        for c in np.argsort(take - exact, kind="stable")[:n_test - take.sum()]:
+            take[c] += 1
         test_parts, train_parts = [], []
-        classes = np.unique(y)
-        for c in classes:
+        for c, k in zip(classes, take):
             idx = rng.permutation(np.flatnonzero(y == c))
-            k = int(round(len(idx) * n_test / n))
             test_parts.append(idx[:k])
             train_parts.append(idx[k:])
         test = rng.permutation(np.concatenate(test_parts))

@@ -91,7 +91,6 @@ class _BaseMLP(BaseEstimator):
         self.model_ = MLP([X.shape[1], *self._hidden(), n_out], activation=self.activation,
                           init=init, output=self._output, dtype=self._model_dtype(X),
                           seed=self._seed())
-        self._optimizer_ = self._optimizer()
 
     def _train(self, X, t, epochs):
         validation, early = None, None
@@ -100,10 +99,18 @@ class _BaseMLP(BaseEstimator):
             X, Xv, t, tv = train_test_split(X, t, test_size=self.validation_fraction,
                                             seed=self._seed(), stratify=stratify)
             validation, early = (Xv, tv), self.n_iter_no_change
+        # One optimiser object for as long as its settings stand, so that
+        # partial_fit and warm starts continue its momentum; set_params
+        # changing a setting gives a fresh one.
+        optimizer = self._optimizer()
+        if getattr(self, "_optimizer_", None) != optimizer:
+            self._optimizer_ = optimizer
+        # seed=None: the model's own stream, reproducible from random_state
+        # and different at every call (each epoch of partial_fit reshuffles)
         history = self.model_.fit(X, t, epochs=epochs, batch_size=self.batch_size,
                                   optimizer=self._optimizer_, validation_data=validation,
                                   shuffle=self.shuffle, progress=self.verbose,
-                                  early_stopping=early, seed=self._seed())
+                                  early_stopping=early)
         self.history_ = history
         self.n_iter_ = getattr(self, "n_iter_", 0) + history.n_epochs
         self.loss_curve_ = list(history.loss)

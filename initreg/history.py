@@ -57,8 +57,10 @@ class History(Serializable):
         With ``record=True``: counts of each layer's weights on
         :data:`HIST_EDGES` at the end of each epoch.
     diverged : bool
-        Training stopped because the loss (or an update) was not finite; the
-        parameters are those of the last finite step.
+        Training stopped because the loss was not finite -- the parameters
+        are then those of the last finite step -- or because an update
+        overflowed: the elements that would have become NaN or inf kept their
+        values, the rest of that step was applied, every parameter is finite.
     diverged_epoch : int or None
         0-based epoch in which that happened.
     interrupted : bool

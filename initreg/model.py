@@ -399,8 +399,11 @@ class MLP:
         -------
         History
             Also kept as ``self.history_``.  Divergence and Ctrl-C end training
-            cleanly: the parameters are those of the last finite step, and the
-            history covers the epochs completed so far.
+            cleanly, every parameter finite, the history covering the epochs
+            completed so far: after a non-finite loss or Ctrl-C the parameters
+            are those of the last completed step; after an update that
+            overflowed, that step is applied except for the elements that would
+            have become non-finite.
         """
         X, t = self._check_Xy(X, y)
         n = X.shape[0]

@@ -29,14 +29,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
+from initreg._core import _kernels
 from initreg._validation import check_choice, check_float, check_int
 
 __all__ = ["SGD", "StepDecay", "ExponentialDecay", "InverseTimeDecay", "L1_MODES"]
 
 #: The L1 modes and their codes in the compiled core.
-L1_MODES = {"subgradient": 0, "proximal": 1, "cumulative": 2}
+L1_MODES = {"subgradient": _kernels.L1_SUBGRADIENT, "proximal": _kernels.L1_PROXIMAL,
+            "cumulative": _kernels.L1_CUMULATIVE}
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class SGD:
         if self.schedule is None:
             return self.lr
         factor = self.schedule(epoch)
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) \
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) \
                 or not math.isfinite(factor) or factor <= 0:
             raise ValueError(f"schedule({epoch}) must be a finite number > 0, got {factor!r}")
         return self.lr * float(factor)

@@ -261,16 +261,6 @@ def _circle(radius):
 
 # ---- sweeps -------------------------------------------------------------------------
 
-def _metric_table(records, keys, metric):
-    """{config tuple: [metric per seed]} over the records that have it."""
-    table = {}
-    for r in records:
-        res = r.get("result")
-        if isinstance(res, dict) and res.get(metric) is not None:
-            table.setdefault(tuple(repr(r[k]) for k in keys), []).append(float(res[metric]))
-    return table
-
-
 def plot_sweep(records, keys, metric):
     """Summary figures of a grid sweep: the metric against a numeric parameter
     (log scale for penalties and step sizes), one line per value of another,

@@ -74,7 +74,7 @@ def sigmoid(const floating[::1] x):
 
 def bias_activation(floating[:, ::1] z, const floating[::1] b, int activation,
                     double slope=0.0):
-    """In place: z[i, j] <- f(z[i, j] + b[j]); returns z's base array."""
+    """In place: z[i, j] <- f(z[i, j] + b[j])."""
     if b.shape[0] != z.shape[1]:
         raise ValueError(f"bias has {b.shape[0]} entries for {z.shape[1]} columns")
     if z.shape[0] and z.shape[1]:

@@ -16,12 +16,12 @@ are repeated over several seeds, and every run is seeded.
   (``initreg sweep``).
 """
 from initreg.experiments._common import Data, Result, load_dataset
-from initreg.experiments.grid import load_grid, run_grid, signal_run, train_run
-from initreg.experiments.landscape import LandscapeResult, landscape
-from initreg.experiments.regularization import PENALTIES, RegularizationResult, regularization
-from initreg.experiments.signal import SignalResult, mean_field_variances, signal_propagation
-from initreg.experiments.sweep import SweepResult, sweep
-from initreg.experiments.training import (DepthResult, InitializationResult, depth_study,
+from initreg.experiments._grid import load_grid, run_grid, signal_run, train_run
+from initreg.experiments._landscape import LandscapeResult, landscape
+from initreg.experiments._regularization import PENALTIES, RegularizationResult, regularization
+from initreg.experiments._signal import SignalResult, mean_field_variances, signal_propagation
+from initreg.experiments._sweep import SweepResult, sweep
+from initreg.experiments._training import (DepthResult, InitializationResult, depth_study,
                                           distinct_units, initialization)
 
 __all__ = ["signal_propagation", "SignalResult", "mean_field_variances", "initialization",

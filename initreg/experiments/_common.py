@@ -28,6 +28,25 @@ class Result(Serializable):
         return type(self).__name__.removesuffix("Result").lower()
 
 
+def train_model(data, sizes, *, activation, init, seed, optimizer, epochs, batch_size,
+                dtype="float32", validate=False, record=False):
+    """The one training recipe of the experiments: a seeded MLP fitted on
+    ``data`` (its divergence, if any, goes in the history, not in a warning).
+    Returns (model, history, scores) with scores train_acc, test_acc, gap."""
+    import warnings
+
+    from initreg.model import MLP
+
+    net = MLP(sizes, activation=activation, init=init, dtype=dtype, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
+                       optimizer=optimizer, record=record, seed=seed,
+                       validation_data=(data.X_test, data.y_test) if validate else None)
+    train, test = net.score(data.X_train, data.y_train), net.score(data.X_test, data.y_test)
+    return net, hist, {"train_acc": train, "test_acc": test, "gap": train - test}
+
+
 def weight_metrics(model, eps=1e-3):
     """What a penalty does to a model's weights (all layers, biases apart):
     fractions exactly 0 and below ``eps`` in magnitude, L1 and L2 norms."""

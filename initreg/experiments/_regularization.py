@@ -6,9 +6,9 @@ import dataclasses
 
 import numpy as np
 
-from initreg.experiments._common import Result, load_dataset, seed_list, weight_metrics
-from initreg.experiments.sweep import sweep
-from initreg.model import MLP
+from initreg.experiments._common import (Result, load_dataset, seed_list, train_model,
+                                         weight_metrics)
+from initreg.experiments._sweep import sweep
 from initreg.optim import SGD
 
 __all__ = ["regularization", "RegularizationResult", "PENALTIES"]
@@ -95,14 +95,12 @@ def regularization(dataset="digits", penalties=("none", "l1", "l2", "elastic"),
 
     def run(penalty, lam, seed):
         l1, l2 = PENALTIES[penalty](lam)
-        net = MLP(sizes, activation=activation, init=init, seed=seed)
-        hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                       optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode),
-                       seed=seed)
+        net, hist, scores = train_model(
+            data, sizes, activation=activation, init=init, seed=seed, epochs=epochs,
+            batch_size=batch_size,
+            optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode))
         w = np.concatenate([x.ravel() for x in net.weights])
-        train, test = net.score(data.X_train, data.y_train), net.score(data.X_test, data.y_test)
-        return {"train_acc": train, "test_acc": test, "gap": train - test,
-                **weight_metrics(net, eps), "diverged": hist.diverged,
+        return {**scores, **weight_metrics(net, eps), "diverged": hist.diverged,
                 "hist": np.histogram(np.clip(w, edges[0], edges[-1]), edges)[0]}
 
     grid_penalties = [p for p in penalties if p != "none"]

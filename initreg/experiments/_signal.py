@@ -23,7 +23,7 @@ import dataclasses
 import numpy as np
 
 from initreg.experiments._common import Result, seed_list
-from initreg.experiments.sweep import sweep
+from initreg.experiments._sweep import sweep
 from initreg.model import MLP
 
 __all__ = ["signal_propagation", "SignalResult", "mean_field_variances"]

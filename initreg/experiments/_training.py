@@ -6,9 +6,8 @@ import dataclasses
 
 import numpy as np
 
-from initreg.experiments._common import Result, load_dataset, seed_list
-from initreg.experiments.sweep import sweep
-from initreg.model import MLP
+from initreg.experiments._common import Result, load_dataset, seed_list, train_model
+from initreg.experiments._sweep import sweep
 from initreg.optim import SGD
 
 __all__ = ["initialization", "InitializationResult", "depth_study", "DepthResult",
@@ -33,13 +32,12 @@ def _pad(values, n):
 
 def _train(data, sizes, activation, init, seed, epochs, batch_size, lr, momentum,
            record=True, grid=None):
-    net = MLP(sizes, activation=activation, init=init, seed=seed)
-    hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                   optimizer=SGD(lr=lr, momentum=momentum),
-                   validation_data=(data.X_test, data.y_test), record=record, seed=seed)
+    net, hist, scores = train_model(data, sizes, activation=activation, init=init, seed=seed,
+                                    optimizer=SGD(lr=lr, momentum=momentum), epochs=epochs,
+                                    batch_size=batch_size, validate=True, record=record)
     out = {"loss": _pad(hist.loss, epochs), "train_acc": _pad(hist.accuracy, epochs),
            "test_acc": _pad(hist.val_accuracy, epochs), "diverged": hist.diverged,
-           "final_test_acc": net.score(data.X_test, data.y_test)}
+           "final_test_acc": scores["test_acc"]}
     if record:
         for key in ("act_std", "grad_std"):
             stats = np.full((epochs, net.n_layers), np.nan)

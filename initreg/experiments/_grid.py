@@ -15,7 +15,7 @@ parameters to vary and the seeds::
     l2 = [0.0, 1e-4, 1e-3]
 
 Every combination of the grid's values runs once per seed (the
-:func:`initreg.experiments.sweep` contract), locally in threads or on a Dask
+:func:`initreg.experiments._sweep` contract), locally in threads or on a Dask
 cluster, and the results stream into ``records.jsonl`` as they arrive.
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pathlib import Path
 
 from initreg._files import prepare_output
 from initreg._serialize import to_jsonable
-from initreg.experiments._common import load_dataset, weight_metrics
-from initreg.experiments.sweep import sweep
+from initreg.experiments._common import load_dataset, train_model, weight_metrics
+from initreg.experiments._sweep import sweep
 
 __all__ = ["train_run", "signal_run", "RUNS", "load_grid", "run_grid", "OUTPUTS"]
 
@@ -51,22 +51,16 @@ def train_run(dataset="digits", hidden=(64,), activation="relu", init="he", lr=0
 
     The data split depends on ``data_seed`` only, so runs that differ in
     ``seed`` (initial weights and shuffling) see the same data."""
-    from initreg.model import MLP
     from initreg.optim import SGD
 
     data = _cached_data(dataset, data_seed, n_train)
     hidden = [hidden] if isinstance(hidden, int) else list(hidden)
     start = time.perf_counter()
-    net = MLP([data.n_features, *hidden, data.n_classes], activation=activation, init=init,
-              dtype=dtype, seed=seed)
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # divergence is reported in the result
-        hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                       optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode),
-                       seed=seed)
-    train, test = net.score(data.X_train, data.y_train), net.score(data.X_test, data.y_test)
-    return {"train_acc": train, "test_acc": test, "gap": train - test,
+    net, hist, scores = train_model(
+        data, [data.n_features, *hidden, data.n_classes], activation=activation, init=init,
+        seed=seed, dtype=dtype, epochs=epochs, batch_size=batch_size,
+        optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode))
+    return {**scores,
             "final_loss": float(hist.loss[-1]) if hist.n_epochs else float("nan"),
             **weight_metrics(net), "diverged": bool(hist.diverged),
             "epochs_run": hist.n_epochs, "seconds": time.perf_counter() - start}
@@ -75,7 +69,7 @@ def train_run(dataset="digits", hidden=(64,), activation="relu", init="he", lr=0
 def signal_run(depth=10, width=256, activation="tanh", init="xavier", batch=512, seed=0):
     """Signal propagation at initialization for one init and seed: the
     first and last hidden layers' activation and gradient std."""
-    from initreg.experiments.signal import signal_propagation
+    from initreg.experiments._signal import signal_propagation
 
     r = signal_propagation(depth=depth, width=width, activation=activation, inits=(init,),
                            batch=batch, seed=seed, n_seeds=1)
