@@ -103,3 +103,13 @@ def test_train_test_split_and_standardize(rng):
     assert b.dtype == np.float32
     with pytest.raises(ValueError, match="test_size"):
         ds.train_test_split(X, y, test_size=1.5)
+
+
+@pytest.mark.parametrize("test_size", [1, 2, 7, 0.1, 0.5])
+def test_stratified_split_has_exactly_the_test_size(test_size):
+    X = np.arange(30).reshape(30, 1)
+    y = np.repeat([0, 1, 2], 10)
+    Xtr, Xte, ytr, yte = ds.train_test_split(X, y, test_size=test_size, seed=0, stratify=True)
+    n_test = test_size if isinstance(test_size, int) else round(test_size * 30)
+    assert len(yte) == n_test and len(ytr) == 30 - n_test
+    assert abs(np.bincount(yte, minlength=3) - n_test / 3).max() < 1  # shares kept

@@ -242,3 +242,10 @@ def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):
         ir.MLP.load(tmp_path / "missing.npz")
     with pytest.raises(IsADirectoryError):
         net.save(tmp_path)
+
+
+def test_schedules_may_return_numpy_scalars():
+    opt = ir.SGD(lr=0.1, schedule=lambda epoch: np.float32(0.5) ** epoch)
+    assert opt.lr_at(2) == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="schedule"):
+        ir.SGD(lr=0.1, schedule=lambda epoch: np.float32(0)).lr_at(1)

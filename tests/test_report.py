@@ -110,3 +110,10 @@ def test_python_dash_m_initreg(tmp_path):
                           env=_env_for_this_initreg())
     assert done.returncode == 0, done.stderr
     assert np.isfinite(json.loads(done.stdout)["test_accuracy"])
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "-1"], ["--batch-size", "0"],
+                                  ["--lr", "nan"], ["--dataset", "npz:/nonexistent.npz"]])
+def test_train_reports_bad_arguments_with_status_2(argv, capsys):
+    assert main(["train", *argv]) == 2
+    assert "initreg train:" in capsys.readouterr().err
