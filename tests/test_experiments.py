@@ -81,6 +81,19 @@ def test_initialization_fields_and_symmetry(init_result):
     assert r.boundary is None  # digits is not 2-D
 
 
+def test_distinct_units_ignores_rounding_but_not_real_differences():
+    import initreg as ir
+    net = ir.MLP([5, 4, 2], init="zeros")
+    net.weights[0][:] = 0.25
+    assert ex.distinct_units(net, 0) == 1
+    net.weights[0][2, 1] = np.nextafter(np.float32(0.25), np.float32(1))  # one ulp off
+    assert ex.distinct_units(net, 0) == 1
+    net.weights[0][2, 1] = 0.26  # a real difference in one weight
+    assert ex.distinct_units(net, 0) == 2
+    net.biases[0][3] = -0.1  # ... or in one bias
+    assert ex.distinct_units(net, 0) == 3
+
+
 def test_initialization_boundaries_on_2d_data():
     r = ex.initialization("moons", inits=("zeros", "he"), hidden=(8,), epochs=5, n_seeds=1,
                           grid_size=30)

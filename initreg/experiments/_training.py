@@ -14,13 +14,26 @@ __all__ = ["initialization", "InitializationResult", "depth_study", "DepthResult
            "distinct_units"]
 
 
-def distinct_units(model, layer):
+def distinct_units(model, layer, rtol=1e-4):
     """Number of distinct hidden units in ``layer``: units whose incoming
     weights and bias are identical compute the same function (and, being
     symmetric, receive the same gradient: zero or constant init never breaks
-    the tie)."""
+    the tie).
+
+    Units count as one when they agree to within ``rtol`` times the layer's
+    largest parameter: BLAS may round the columns of one matrix product
+    differently (edge tiles, vector tails), so exactly tied units drift apart
+    by a few ulps, while units of a random init differ by the size of the
+    weights themselves.
+    """
     units = np.vstack([model.weights[layer], model.biases[layer][None]]).T
-    return len(np.unique(units, axis=0))
+    tol = rtol * float(np.max(np.abs(units), initial=0.0))
+    count = 0
+    while len(units):  # greedy: each pass removes one unit and its near-copies
+        near = np.max(np.abs(units - units[0]), axis=1) <= tol
+        units = units[~near]
+        count += 1
+    return count
 
 
 def _pad(values, n):
