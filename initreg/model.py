@@ -246,7 +246,11 @@ class MLP:
         return X, self._check_y(y, X.shape[0])
 
     def _check_workspace(self, rows):
-        # calls that process a batch in one piece need all its layer outputs
+        # calls that process a batch in one piece need all its layer outputs;
+        # only growing the workspace costs memory (and reading /proc/meminfo
+        # costs more than a tiny network's whole step)
+        if rows <= self._net.capacity:
+            return
         check_memory(self._net.workspace_bytes(rows), f"a batch of {rows} rows through "
                      f"layers {list(self.layer_sizes)} in one piece")
 

@@ -131,3 +131,13 @@ def test_whole_batch_calls_refuse_workspaces_beyond_memory(net, data, monkeypatc
                  lambda: net.step(*data, ir.SGD(lr=0.1))):
         with pytest.raises(ValueError, match="memory"):
             call()
+
+
+def test_memory_is_checked_only_when_the_workspace_grows(net, data, monkeypatch):
+    # reading /proc/meminfo costs more than a small network's whole step
+    import initreg._validation as v
+    net.step(*data, ir.SGD(lr=0.1))  # a workspace of 6 rows now exists
+    monkeypatch.setattr(v, "memory_limit", lambda: 100)
+    net.step(data[0][:3], data[1][:3], ir.SGD(lr=0.1))  # fits: no check
+    with pytest.raises(ValueError, match="memory"):
+        net.step(np.tile(data[0], (2, 1)), np.tile(data[1], 2), ir.SGD(lr=0.1))
