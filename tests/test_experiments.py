@@ -92,6 +92,8 @@ def test_distinct_units_ignores_rounding_but_not_real_differences():
     assert ex.distinct_units(net, 0) == 2
     net.biases[0][3] = -0.1  # ... or in one bias
     assert ex.distinct_units(net, 0) == 3
+    net.weights[0][0, 0] = np.nan  # a NaN unit is distinct from all (and ends)
+    assert ex.distinct_units(net, 0) == 4
 
 
 def test_initialization_boundaries_on_2d_data():

@@ -31,6 +31,7 @@ def distinct_units(model, layer, rtol=1e-4):
     count = 0
     while len(units):  # greedy: each pass removes one unit and its near-copies
         near = np.max(np.abs(units - units[0]), axis=1) <= tol
+        near[0] = True  # even when NaN makes every comparison false
         units = units[~near]
         count += 1
     return count
