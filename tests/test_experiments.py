@@ -92,7 +92,7 @@ def test_distinct_units_ignores_rounding_but_not_real_differences():
     assert ex.distinct_units(net, 0) == 2
     net.biases[0][3] = -0.1  # ... or in one bias
     assert ex.distinct_units(net, 0) == 3
-    net.weights[0][0, 0] = np.nan  # a NaN unit is distinct from all (and ends)
+    net.weights[0][0, 0] = np.nan  # NaN: no unit matches another (and the count ends)
     assert ex.distinct_units(net, 0) == 4
 
 
