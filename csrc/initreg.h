@@ -129,6 +129,10 @@ void ir_penalty_f64(const double *w, double *g, size_t n, double l1,
 void ir_moments_f32(const float *x, size_t n, double *sum, double *sumsq);
 void ir_moments_f64(const double *x, size_t n, double *sum, double *sumsq);
 
+/* 1 if all n values are finite (no NaN, no +-inf), else 0.                   */
+int ir_all_finite_f32(const float *x, size_t n);
+int ir_all_finite_f64(const double *x, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from initreg._core import _kernels
+
 FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
 # Index sizes BLAS (32-bit int) can take.
 MAX_DIM = 2**31 - 1
@@ -108,6 +110,22 @@ def _numeric_array(x, name):
     return arr
 
 
+def _as_float(arr, dtype):
+    """arr as a C-contiguous array of ``dtype``: itself when it already is one
+    (the common case, kept cheap for per-batch calls), else a converted copy
+    in which an overflow shows as inf (caught by the finiteness check)."""
+    if arr.dtype == dtype and arr.flags.c_contiguous:
+        return arr
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _all_finite(arr):
+    """No NaN or infinity in a C-contiguous float32/float64 array: one
+    compiled pass, no temporary boolean array."""
+    return _kernels.all_finite(arr.reshape(-1))
+
+
 def as_float_array(x, name, dtype, *, ndim=2, n_cols=None, n_rows=None):
     """A C-contiguous, finite array of ``dtype`` with the given rank.
 
@@ -125,9 +143,8 @@ def as_float_array(x, name, dtype, *, ndim=2, n_cols=None, n_rows=None):
         raise ValueError(f"{name} has {arr.shape[0]} rows, expected {n_rows}")
     if n_cols is not None and ndim == 2 and arr.shape[1] != n_cols:
         raise ValueError(f"{name} has {arr.shape[1]} columns, expected {n_cols}")
-    with np.errstate(over="ignore"):  # an overflow shows as inf just below
-        arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    arr = _as_float(arr, dtype)
+    if not _all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity (after conversion to {dtype})")
     return arr
 
@@ -150,10 +167,12 @@ def as_labels(y, name, n_rows, n_classes):
     # always a copy: the compiled core indexes with these values, and the
     # caller's array could change while it runs
     labels = np.array(arr, dtype=np.int64, order="C")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(
-            f"{name} must hold labels in [0, {n_classes}) for {n_classes} outputs; "
-            f"got values in [{labels.min()}, {labels.max()}]")
+    if labels.size:
+        lo, hi = _kernels.label_range(labels)
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(
+                f"{name} must hold labels in [0, {n_classes}) for {n_classes} outputs; "
+                f"got values in [{lo}, {hi}]")
     return labels
 
 
@@ -171,9 +190,8 @@ def as_targets(y, name, n_rows, n_out, dtype, *, unit_interval):
                          + f", got {np.shape(y)}")
     if arr.shape[0] != n_rows:
         raise ValueError(f"{name} has {arr.shape[0]} rows for {n_rows} samples")
-    with np.errstate(over="ignore"):
-        targets = np.ascontiguousarray(arr, dtype=dtype)
-    if not np.isfinite(targets).all():
+    targets = _as_float(arr, dtype)
+    if not _all_finite(targets):
         raise ValueError(f"{name} contains NaN or infinity (after conversion to {dtype})")
     if unit_interval and (targets.min() < 0 or targets.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for a sigmoid output")

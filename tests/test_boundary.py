@@ -53,6 +53,12 @@ def test_read_only_inputs_are_accepted_and_never_modified(net, data):
     (np.ones((0, 4), np.float32), ValueError, "empty"),
     (np.full((6, 4), np.nan, np.float32), ValueError, "NaN"),
     (np.full((6, 4), 1e300), ValueError, "infinity"),  # overflows float32
+    # one bad value in an array used as it is, and in ones that get copied
+    (np.where(np.arange(24).reshape(6, 4) == 23, np.nan, 1).astype(np.float32), ValueError, "NaN"),
+    (np.asfortranarray(np.where(np.eye(6, 4) > 0, -np.inf, 1).astype(np.float32)),
+     ValueError, "infinity"),
+    (np.where(np.arange(48).reshape(6, 8) == 10, np.inf, 1).astype(np.float32)[:, ::2],
+     ValueError, "infinity"),
     (None, TypeError, "None"),
 ])
 def test_bad_inputs_raise_naming_the_problem(net, bad, exc, words):
@@ -62,7 +68,7 @@ def test_bad_inputs_raise_naming_the_problem(net, bad, exc, words):
 
 @pytest.mark.parametrize("y, words", [
     (np.array([0, 1, 2, 3, 0, 1]), r"\[0, 3\)"),
-    (np.array([0, 1, -1, 0, 0, 1]), r"\[0, 3\)"),
+    (np.array([0, 1, -1, 0, 0, 1]), r"\[0, 3\).*got values in \[-1, 1\]"),
     (np.array([0, 1, 0.5, 0, 0, 1]), "integer"),
     (np.array([0, 1, 2]), "3 labels for 6"),
     (np.ones((6, 2)), "1-D"),

@@ -176,3 +176,26 @@ def test_gemm_row_major_with_transposes(mkn, ta, tb, dtype, rng):
     got = _blas.matmul(a_in, b_in, transpose_a=ta, transpose_b=tb)
     np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4 if dtype == np.float32 else 1e-12,
                                atol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 33, 1000])
+def test_all_finite_finds_every_nonfinite_value_at_every_position(n, dtype):
+    info = np.finfo(dtype)
+    x = np.linspace(-1, 1, n).astype(dtype)
+    x[0], x[-1] = info.max, -info.max  # huge but finite: x - x is still 0
+    assert K.all_finite(x)
+    for bad in (np.nan, np.inf, -np.inf):
+        for i in range(n):  # vector body and scalar remainder alike
+            y = x.copy()
+            y[i] = bad
+            assert not K.all_finite(y), (bad, i)
+    assert K.all_finite(np.empty(0, dtype))
+
+
+def test_label_range():
+    labels = np.array([3, -2, 7, 0, 7, 5], dtype=np.int64)
+    assert K.label_range(labels) == (-2, 7)
+    assert K.label_range(labels[:1]) == (3, 3)
+    assert K.label_range(np.array([-2**63, 2**63 - 1])) == (-2**63, 2**63 - 1)
+    with pytest.raises(ValueError):
+        K.label_range(np.empty(0, dtype=np.int64))

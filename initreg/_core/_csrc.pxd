@@ -72,6 +72,8 @@ cdef extern from "initreg.h" nogil:
                         double l2, double *abs_sum, double *sq_sum, size_t *n_zero)
     void ir_moments_f32(const float *x, size_t n, double *sum, double *sumsq)
     void ir_moments_f64(const double *x, size_t n, double *sum, double *sumsq)
+    int ir_all_finite_f32(const float *x, size_t n)
+    int ir_all_finite_f64(const double *x, size_t n)
 
 
 # ---- fused dispatchers: one name for both precisions -----------------------
@@ -178,3 +180,10 @@ cdef inline void moments(const floating *x, size_t n, double *sum,
         ir_moments_f32(x, n, sum, sumsq)
     else:
         ir_moments_f64(x, n, sum, sumsq)
+
+
+cdef inline bint all_finite(const floating *x, size_t n) noexcept nogil:
+    if floating is float:
+        return ir_all_finite_f32(x, n)
+    else:
+        return ir_all_finite_f64(x, n)

@@ -221,3 +221,26 @@ def moments(const floating[::1] x):
         with nogil:
             k.moments(&x[0], x.shape[0], &s, &ss)
     return s, ss
+
+
+def all_finite(const floating[::1] x):
+    """True if no element of x is NaN or +-inf (one pass, no temporary)."""
+    cdef bint ok = True
+    if x.shape[0]:
+        with nogil:
+            ok = k.all_finite(&x[0], x.shape[0])
+    return ok
+
+
+def label_range(const int64_t[::1] labels):
+    """(smallest, largest) label in one pass; labels must not be empty."""
+    if labels.shape[0] == 0:
+        raise ValueError("label_range of no labels")
+    cdef int64_t lo = labels[0], hi = labels[0], v
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(1, labels.shape[0]):
+            v = labels[i]
+            lo = v if v < lo else lo
+            hi = v if v > hi else hi
+    return lo, hi
