@@ -110,20 +110,19 @@ def _numeric_array(x, name):
     return arr
 
 
-def _as_float(arr, dtype):
-    """arr as a C-contiguous array of ``dtype``: itself when it already is one
-    (the common case, kept cheap for per-batch calls), else a converted copy
-    in which an overflow shows as inf (caught by the finiteness check)."""
-    if arr.dtype == dtype and arr.flags.c_contiguous:
-        return arr
-    with np.errstate(over="ignore"):
-        return np.ascontiguousarray(arr, dtype=dtype)
+def _finite_float(arr, name, dtype):
+    """arr as a C-contiguous array of ``dtype`` without NaN or infinity.
 
-
-def _all_finite(arr):
-    """No NaN or infinity in a C-contiguous float32/float64 array: one
-    compiled pass, no temporary boolean array."""
-    return _kernels.all_finite(arr.reshape(-1))
+    An array that already has that dtype and layout is returned as it is (the
+    common case, kept cheap for per-batch calls); otherwise a converted copy,
+    in which an overflow shows as inf.  Finiteness is one compiled pass, with
+    no temporary boolean array."""
+    if arr.dtype != dtype or not arr.flags.c_contiguous:
+        with np.errstate(over="ignore"):
+            arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not _kernels.all_finite(arr.reshape(-1)):
+        raise ValueError(f"{name} contains NaN or infinity (after conversion to {dtype})")
+    return arr
 
 
 def as_float_array(x, name, dtype, *, ndim=2, n_cols=None, n_rows=None):
@@ -143,10 +142,7 @@ def as_float_array(x, name, dtype, *, ndim=2, n_cols=None, n_rows=None):
         raise ValueError(f"{name} has {arr.shape[0]} rows, expected {n_rows}")
     if n_cols is not None and ndim == 2 and arr.shape[1] != n_cols:
         raise ValueError(f"{name} has {arr.shape[1]} columns, expected {n_cols}")
-    arr = _as_float(arr, dtype)
-    if not _all_finite(arr):
-        raise ValueError(f"{name} contains NaN or infinity (after conversion to {dtype})")
-    return arr
+    return _finite_float(arr, name, dtype)
 
 
 def as_labels(y, name, n_rows, n_classes):
@@ -190,9 +186,7 @@ def as_targets(y, name, n_rows, n_out, dtype, *, unit_interval):
                          + f", got {np.shape(y)}")
     if arr.shape[0] != n_rows:
         raise ValueError(f"{name} has {arr.shape[0]} rows for {n_rows} samples")
-    targets = _as_float(arr, dtype)
-    if not _all_finite(targets):
-        raise ValueError(f"{name} contains NaN or infinity (after conversion to {dtype})")
+    targets = _finite_float(arr, name, dtype)
     if unit_interval and (targets.min() < 0 or targets.max() > 1):
         raise ValueError(f"{name} must lie in [0, 1] for a sigmoid output")
     return targets
