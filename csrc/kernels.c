@@ -36,6 +36,7 @@
 /* ---- float ---------------------------------------------------------------- */
 #define REAL float
 #define COPYSIGN copysignf
+#define FABS fabsf
 #define UINT uint32_t
 #define SFX(name) name##_f32
 #define REAL_MAX FLT_MAX
@@ -47,7 +48,6 @@
 #define LN2_LO 1.42860682030941723212e-6f
 #define EXP_HI 88.72283935546875f /* ln(FLT_MAX): exp overflows above */
 #define EXP_LO -86.6f             /* exp flushes to 0 below (< 2.6e-38) */
-#define TANH_CLAMP 9.0f           /* tanh(9) rounds to 1 in float */
 /* float tanh is a rational minimax fit x P(x^2) / Q(x^2) on [0, TANH_ONE]
  * (fitted for initreg by iteratively reweighted least squares on the
  * relative error: 4.2e-8 before rounding); above TANH_ONE = 8.67 the correctly
@@ -63,8 +63,6 @@
 #define TANH_Q1 0.46272895f
 #define TANH_Q2 2.3852888e-2f
 #define TANH_Q3 2.3114612e-4f
-#define RECIP_MAGIC 0x7EF311C3u   /* bits(1/d) ~ MAGIC - bits(d) */
-#define RECIP_NEWTON_STEPS 3      /* error 0.125 -> 2e-2 -> 2e-4 -> 6e-8 */
 /* e^r - 1 for |r| <= ln2 / 2: Taylor to r^7, truncation < 1.6e-8 relative. */
 IR_INLINE float ir_expm1_poly_f32(float r)
 {
@@ -81,6 +79,7 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #include "kernels.inc"
 #undef REAL
 #undef COPYSIGN
+#undef FABS
 #undef UINT
 #undef SFX
 #undef REAL_MAX
@@ -92,15 +91,13 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #undef LN2_LO
 #undef EXP_HI
 #undef EXP_LO
-#undef TANH_CLAMP
 #undef TANH_RATIONAL
-#undef RECIP_MAGIC
-#undef RECIP_NEWTON_STEPS
 #undef EXPM1_POLY
 
 /* ---- double --------------------------------------------------------------- */
 #define REAL double
 #define COPYSIGN copysign
+#define FABS fabs
 #define UINT uint64_t
 #define SFX(name) name##_f64
 #define REAL_MAX DBL_MAX
