@@ -1,0 +1,82 @@
+/*
+ * kernel_timer.c -- times the elementwise kernels of csrc/kernels.c alone,
+ * without Python or BLAS around them, for comparing variants of a kernel
+ * (a change shows here long before it shows through a whole training step
+ * on a noisy host).  Not part of the package or the tests.
+ *
+ *   gcc -O3 -ffp-contract=fast -fno-math-errno -fno-trapping-math \
+ *       -fopenmp-simd -Icsrc benchmarks/kernel_timer.c csrc/kernels.c -lm \
+ *       -o /tmp/kernel_timer && /tmp/kernel_timer
+ *
+ * (the flags of setup.py).  Each kernel runs CALLS times on tiny's sizes;
+ * the best of ROUNDS such timings is printed, in ns per element.  To compare
+ * two variants, build one binary each and run them alternately.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "initreg.h"
+
+enum { N_ACT = 8192, N_PARAMS = 26122, CALLS = 2000, ROUNDS = 40 };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static double uniform(double lo, double hi)
+{
+    return lo + (hi - lo) * rand() / (double)RAND_MAX;
+}
+
+#define TIME_BEST(best, n, call)                                 \
+    do {                                                         \
+        best = 1e30;                                             \
+        for (int r_ = 0; r_ < ROUNDS; r_++) {                    \
+            const double t0_ = now();                            \
+            for (int c_ = 0; c_ < CALLS; c_++)                   \
+                call;                                            \
+            const double dt_ = (now() - t0_) / CALLS / (n);      \
+            best = dt_ < best ? dt_ : best;                      \
+        }                                                        \
+        best *= 1e9;                                             \
+    } while (0)
+
+int main(void)
+{
+    float *xf = malloc(N_ACT * sizeof *xf), *yf = malloc(N_ACT * sizeof *yf);
+    double *xd = malloc(N_ACT * sizeof *xd), *yd = malloc(N_ACT * sizeof *yd);
+    float *b = calloc(128, sizeof *b);
+    float *w = malloc(N_PARAMS * sizeof *w), *g = malloc(N_PARAMS * sizeof *g);
+    srand(1);
+    for (int i = 0; i < N_ACT; i++)
+        xd[i] = xf[i] = (float)uniform(-4, 4);
+    for (int i = 0; i < N_PARAMS; i++) {
+        w[i] = (float)uniform(-0.5, 0.5);
+        g[i] = (float)uniform(-5e-4, 5e-4);
+    }
+    ir_sgd_params p;
+    memset(&p, 0, sizeof p);
+    p.lr = 1e-3; /* compare.py's optimiser: L1 subgradient + L2 */
+    p.l1 = 1e-5;
+    p.l2 = 1e-4;
+    p.l1_mode = IR_L1_SUBGRADIENT;
+
+    double t;
+    TIME_BEST(t, N_ACT, ir_tanh_f32(xf, yf, N_ACT));
+    printf("tanh float32              %.3f ns per value\n", t);
+    TIME_BEST(t, N_ACT, ir_tanh_f64(xd, yd, N_ACT));
+    printf("tanh float64              %.3f ns per value\n", t);
+    /* in place, as in the network: each call re-applies tanh to its output */
+    memcpy(yf, xf, N_ACT * sizeof *yf);
+    TIME_BEST(t, N_ACT, ir_bias_activation_f32(yf, b, N_ACT / 128, 128, IR_TANH, 0));
+    printf("bias + tanh float32       %.3f ns per value\n", t);
+    TIME_BEST(t, N_PARAMS, ir_sgd_update_f32(w, g, NULL, NULL, N_PARAMS, &p));
+    printf("sgd update float32        %.3f ns per parameter\n", t);
+    free(xf), free(yf), free(xd), free(yd), free(b), free(w), free(g);
+    return 0;
+}
