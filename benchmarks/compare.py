@@ -46,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from numpy_mlp import NumpyMLP  # noqa: E402
 
 import initreg as ir  # noqa: E402
-from initreg._core import _blas, _kernels  # noqa: E402
+from initreg._core import _blas, _kernels, _network  # noqa: E402
 
 CONFIGS = {
     "tiny": ([64, 128, 128, 10], 32, "tanh"),
@@ -200,8 +200,10 @@ def update_bandwidth(rounds, n=64 * 2**20):
     bandwidth bound: read two arrays, write one) and the naive expression.
     Each counts the same 12 bytes per element (read w and g, write w)."""
     rng = np.random.default_rng(0)
-    w = rng.standard_normal(n, dtype=np.float32)
-    g = rng.standard_normal(n, dtype=np.float32) * np.float32(1e-3)
+    # aligned as a model's own parameter and gradient buffers
+    w, g = (_network.aligned_zeros(n, np.float32) for _ in range(2))
+    w[:] = rng.standard_normal(n, dtype=np.float32)
+    g[:] = rng.standard_normal(n, dtype=np.float32) * np.float32(1e-3)
     lr, l1, l2 = np.float32(1e-3), np.float32(1e-6), np.float32(1e-5)
     impls = {
         "initreg fused update": lambda: _kernels.sgd_update(w, g, lr=1e-3, l1=1e-6, l2=1e-5),

@@ -28,6 +28,17 @@ static double now(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
+/* 64-byte aligned, as the buffers of initreg's Network (malloc's are 16) */
+static void *aligned(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (p == NULL) {
+        perror("aligned_alloc");
+        exit(1);
+    }
+    return p;
+}
+
 static double uniform(double lo, double hi)
 {
     return lo + (hi - lo) * rand() / (double)RAND_MAX;
@@ -48,10 +59,11 @@ static double uniform(double lo, double hi)
 
 int main(void)
 {
-    float *xf = malloc(N_ACT * sizeof *xf), *yf = malloc(N_ACT * sizeof *yf);
-    double *xd = malloc(N_ACT * sizeof *xd), *yd = malloc(N_ACT * sizeof *yd);
-    float *b = calloc(128, sizeof *b);
-    float *w = malloc(N_PARAMS * sizeof *w), *g = malloc(N_PARAMS * sizeof *g);
+    float *xf = aligned(N_ACT * sizeof *xf), *yf = aligned(N_ACT * sizeof *yf);
+    double *xd = aligned(N_ACT * sizeof *xd), *yd = aligned(N_ACT * sizeof *yd);
+    float *b = aligned(128 * sizeof *b);
+    memset(b, 0, 128 * sizeof *b);
+    float *w = aligned(N_PARAMS * sizeof *w), *g = aligned(N_PARAMS * sizeof *g);
     srand(1);
     for (int i = 0; i < N_ACT; i++)
         xd[i] = xf[i] = (float)uniform(-4, 4);

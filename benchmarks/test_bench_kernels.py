@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import initreg as ir
-from initreg._core import _blas, _kernels as K
+from initreg._core import _blas, _kernels as K, _network
 
 ROWS, COLS = 128, 256
 
@@ -52,9 +52,10 @@ def test_softmax_cross_entropy(benchmark, dtype, rng):
 @pytest.mark.parametrize("mode", ["subgradient", "proximal", "cumulative"])
 def test_fused_update(benchmark, dtype, mode, rng):
     n = 2**20
-    w = rng.normal(size=n).astype(dtype)
-    g = rng.normal(size=n).astype(dtype) * 1e-3
-    v, q = np.zeros_like(w), np.zeros_like(w)
+    # aligned as a model's own buffers
+    w, g, v, q = (_network.aligned_zeros(n, dtype) for _ in range(4))
+    w[:] = rng.normal(size=n)
+    g[:] = rng.normal(size=n) * 1e-3
     code = {"subgradient": K.L1_SUBGRADIENT, "proximal": K.L1_PROXIMAL,
             "cumulative": K.L1_CUMULATIVE}[mode]
     benchmark(K.sgd_update, w, g, v, q, lr=1e-3, momentum=0.9, l1=1e-6, l2=1e-5,

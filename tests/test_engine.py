@@ -195,3 +195,25 @@ def test_epoch_stops_at_divergence_with_parameters_of_the_last_finite_step(rng):
     assert status == _network.DIVERGED and steps == 5 and seen == 40
     np.testing.assert_array_equal(net.parameters, ref.parameters)
     assert np.isfinite(net.parameters).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 7, 1000])
+def test_aligned_zeros_starts_on_a_cache_line(n, dtype):
+    # several in a row: a single allocation could be aligned by chance
+    arrays = [_network.aligned_zeros(n, dtype) for _ in range(8)]
+    for a in arrays:
+        assert a.dtype == dtype and a.shape == (n,) and a.flags.c_contiguous
+        assert a.flags.writeable and not a.any()
+        if n:
+            assert a.ctypes.data % _network.ALIGNMENT == 0
+
+
+def test_every_engine_buffer_is_aligned(rng):
+    # the momentum and cumulative-L1 buffers appear with their optimisers
+    net = ir.MLP([5, 7, 3], seed=0)
+    X, y = make_data(rng, 9, 5, 3, "softmax", np.float32)
+    net.step(X, y, ir.SGD(lr=0.1, momentum=0.9, l1=1e-3, l1_mode="cumulative"))
+    engine = net._net
+    for buf in (engine.params, engine.grads, engine.velocity, engine.cumq):
+        assert buf.ctypes.data % _network.ALIGNMENT == 0

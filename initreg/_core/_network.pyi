@@ -10,6 +10,9 @@ SOFTMAX_XENT: int
 SIGMOID_BCE: int
 MSE: int
 STAT_COLUMNS: tuple[str, ...]
+ALIGNMENT: int
+
+def aligned_zeros(n: int, dtype: npt.DTypeLike) -> npt.NDArray: ...
 
 class Network:
     is_f64: bool

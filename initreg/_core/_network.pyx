@@ -313,6 +313,22 @@ cdef double evaluate(Net *net, const floating *X, const void *T, Py_ssize_t n,
 
 # ---- the Python-facing engine ----------------------------------------------
 
+#: Byte alignment of every buffer a Network allocates: a cache line, so that
+#: no vector load or store of the kernels straddles two lines (NumPy's own
+#: allocations are only 16-byte aligned; the update ran 13 % slower so).
+ALIGNMENT = 64
+
+
+def aligned_zeros(Py_ssize_t n, dtype):
+    """A zero-filled 1-D array of n items of ``dtype`` whose data starts on
+    a multiple of :data:`ALIGNMENT` bytes (a view into a slightly larger
+    byte array)."""
+    dtype = np.dtype(dtype)
+    raw = np.zeros(n * dtype.itemsize + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + n * dtype.itemsize].view(dtype)
+
+
 cdef void *_address(object a, Py_ssize_t nbytes, bint writable, str kind) except NULL:
     """Address of a C-contiguous buffer of exactly nbytes bytes whose items
     are of ``kind``: "f" float32, "d" float64, "q" int64."""
@@ -400,8 +416,8 @@ cdef class Network:
         self.net.n_params = w_off
         self._act_width = act_col
         self._delta_width = delta_col
-        self.params = np.zeros(self.net.n_params, dtype=self.dtype)
-        self.grads = np.zeros(self.net.n_params, dtype=self.dtype)
+        self.params = aligned_zeros(self.net.n_params, self.dtype)
+        self.grads = aligned_zeros(self.net.n_params, self.dtype)
         self._kind = "d" if double else "f"
         self.net.params = _address(self.params, self.params.nbytes, True, self._kind)
         self.net.grads = _address(self.grads, self.grads.nbytes, True, self._kind)
@@ -462,12 +478,12 @@ cdef class Network:
         """Grows the workspace to hold at least ``rows`` rows (never shrinks)."""
         if rows <= self.net.capacity:
             return 0
-        self._acts = np.empty(rows * self._act_width, dtype=self.dtype)
-        self._deltas = np.empty(rows * self._delta_width, dtype=self.dtype)
+        self._acts = aligned_zeros(rows * self._act_width, self.dtype)
+        self._deltas = aligned_zeros(rows * self._delta_width, self.dtype)
         if self.net.loss == LOSS_SOFTMAX_XENT:
-            self._targets = np.empty(rows, dtype=np.int64)
+            self._targets = aligned_zeros(rows, np.int64)
         else:
-            self._targets = np.empty(rows * self.net.n_out, dtype=self.dtype)
+            self._targets = aligned_zeros(rows * self.net.n_out, self.dtype)
         self.net.acts = _address(self._acts, self._acts.nbytes, True, self._kind)
         self.net.deltas = _address(self._deltas, self._deltas.nbytes, True, self._kind)
         self.net.targets = _address(self._targets, self._targets.nbytes, True,
@@ -494,11 +510,11 @@ cdef class Network:
         o.cumq = NULL
         if momentum != 0.0:
             if self.velocity is None:
-                self.velocity = np.zeros_like(self.params)
+                self.velocity = aligned_zeros(self.net.n_params, self.dtype)
             o.velocity = _address(self.velocity, self.params.nbytes, True, self._kind)
         if l1_mode == k.IR_L1_CUMULATIVE and l1 != 0.0:
             if self.cumq is None:
-                self.cumq = np.zeros_like(self.params)
+                self.cumq = aligned_zeros(self.net.n_params, self.dtype)
             o.cumq = _address(self.cumq, self.params.nbytes, True, self._kind)
         return o
 
