@@ -11,6 +11,8 @@ the L1 + L2 update, float32 unless --dtype float64):
 
 - initreg-fit:  steps through ``MLP.fit`` (one compiled call per epoch)
 - initreg-step: ``MLP.step`` called from Python, one batch at a time
+- initreg-engine: the compiled step alone (``MLP._net.step``) on batches
+                validated beforehand: the step without its Python layer
 - numpy:        benchmarks/numpy_mlp.py, plain vectorised NumPy
 - torch:        PyTorch eager (nn.Linear, F.cross_entropy, optim.SGD with
                 weight_decay = 2 l2 on the weights, L1 added to the loss), if installed
@@ -94,6 +96,17 @@ def make_runners(name, n_batches, dtype=np.float32):
         for i in range(k):
             net_step.step(*batches[i % n_batches], opt_step)
     runners["initreg-step"] = step
+
+    # the compiled step alone, on batches validated once up front: its
+    # difference from initreg-step is what MLP.step's Python layer costs
+    net_engine = ir.MLP(sizes, activation=act, init=init, seed=0, dtype=dtype)
+    checked = [net_engine._check_Xy(xb, yb) for xb, yb in batches]
+    engine_args = ir.SGD(lr=LR, l1=L1, l2=L2).engine_args()
+
+    def engine(k):
+        for i in range(k):
+            net_engine._net.step(*checked[i % n_batches], **engine_args)
+    runners["initreg-engine"] = engine
 
     ref = NumpyMLP(sizes, act, dtype=dtype)
 
