@@ -120,7 +120,7 @@ def _finite_float(arr, name, dtype):
     if arr.dtype != dtype or not arr.flags.c_contiguous:
         with np.errstate(over="ignore"):
             arr = np.ascontiguousarray(arr, dtype=dtype)
-    if not _kernels.all_finite(arr.reshape(-1)):
+    if not _kernels.all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity (after conversion to {dtype})")
     return arr
 
@@ -162,7 +162,7 @@ def as_labels(y, name, n_rows, n_classes):
             raise ValueError(f"{name} must hold integer class labels, got fractional values")
     # always a copy: the compiled core indexes with these values, and the
     # caller's array could change while it runs
-    labels = np.array(arr, dtype=np.int64, order="C")
+    labels = arr.astype(np.int64)  # a 1-D copy is C-contiguous
     if labels.size:
         lo, hi = _kernels.label_range(labels)
         if lo < 0 or hi >= n_classes:

@@ -128,6 +128,10 @@ def test_labels_are_copied_so_the_caller_cannot_change_them_under_the_core(net, 
     from initreg._validation import as_labels
     y = data[1].astype(np.int64)
     assert not np.shares_memory(as_labels(y, "y", len(y), 3), y)
+    backwards = y[::-2]  # and a strided view comes back as a contiguous int64 copy
+    labels = as_labels(backwards, "y", len(backwards), 3)
+    assert labels.dtype == np.int64 and labels.flags.c_contiguous
+    np.testing.assert_array_equal(labels, backwards)
 
 
 def test_whole_batch_calls_refuse_workspaces_beyond_memory(net, data, monkeypatch):

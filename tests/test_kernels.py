@@ -192,6 +192,19 @@ def test_all_finite_finds_every_nonfinite_value_at_every_position(n, dtype):
     assert K.all_finite(np.empty(0, dtype))
 
 
+def test_all_finite_reads_any_shape_and_refuses_other_buffers(dtype):
+    x = np.zeros((3, 5, 2), dtype)
+    assert K.all_finite(x)
+    x[2, 4, 1] = np.nan
+    assert not K.all_finite(x)
+    assert K.all_finite(np.zeros((0, 4), dtype))
+    with pytest.raises(ValueError):  # not C-contiguous: the buffer protocol refuses
+        K.all_finite(np.zeros((4, 4), dtype)[:, ::2])
+    for wrong in (np.zeros(3, np.float16), np.zeros(3, np.int64), np.zeros(3, np.int32)):
+        with pytest.raises(TypeError):
+            K.all_finite(wrong)
+
+
 def test_label_range():
     labels = np.array([3, -2, 7, 0, 7, 5], dtype=np.int64)
     assert K.label_range(labels) == (-2, 7)
@@ -199,3 +212,8 @@ def test_label_range():
     assert K.label_range(np.array([-2**63, 2**63 - 1])) == (-2**63, 2**63 - 1)
     with pytest.raises(ValueError):
         K.label_range(np.empty(0, dtype=np.int64))
+    for wrong in (labels.astype(np.int32), labels.astype(np.float64)):
+        with pytest.raises(TypeError):
+            K.label_range(wrong)
+    with pytest.raises(ValueError):  # not contiguous
+        K.label_range(labels[::2])

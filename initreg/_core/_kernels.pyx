@@ -7,12 +7,14 @@ bounds.  They exist for the tests and for the Python layers that need one
 kernel alone (softmax for ``predict_proba``, say); training runs through
 :mod:`initreg._core._network`.
 """
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release, PyObject_GetBuffer
 from cython cimport floating
 from libc.stdint cimport int64_t
 
 import numpy as np
 
 from initreg._core cimport _csrc as k
+from initreg._core._buffer cimport item_kind
 
 # Activation and L1-mode codes, shared with csrc/initreg.h.
 IDENTITY = k.IR_IDENTITY
@@ -223,24 +225,57 @@ def moments(const floating[::1] x):
     return s, ss
 
 
-def all_finite(const floating[::1] x):
-    """True if no element of x is NaN or +-inf (one pass, no temporary)."""
+# all_finite and label_range check every batch that MLP.step is given: they
+# take the array's buffer directly, cheaper than a typed memoryview.
+
+cdef char _contiguous(object x, Py_buffer *view) except 0:
+    """Acquires x's buffer (C-contiguous, any shape) into view and returns
+    its item kind; the caller releases the view."""
+    PyObject_GetBuffer(x, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+    cdef char kind = item_kind(view)
+    if kind == 0:
+        fmt = (<bytes> view.format).decode("ascii") if view.format != NULL else "B"
+        PyBuffer_Release(view)
+        raise TypeError(f"expected float32, float64 or int64 items, got {fmt!r}")
+    return kind
+
+
+def all_finite(x):
+    """True if no element of x, a C-contiguous float32 or float64 array of
+    any shape, is NaN or +-inf (one pass, no temporary)."""
+    cdef Py_buffer view
+    cdef char kind = _contiguous(x, &view)
+    cdef Py_ssize_t n = view.len // view.itemsize
     cdef bint ok = True
-    if x.shape[0]:
-        with nogil:
-            ok = k.all_finite(&x[0], x.shape[0])
+    with nogil:
+        if kind == b"f":
+            ok = k.ir_all_finite_f32(<const float *> view.buf, n)
+        elif kind == b"d":
+            ok = k.ir_all_finite_f64(<const double *> view.buf, n)
+    PyBuffer_Release(&view)
+    if kind == b"q":
+        raise TypeError("all_finite needs float32 or float64 items, got int64")
     return ok
 
 
-def label_range(const int64_t[::1] labels):
-    """(smallest, largest) label in one pass; labels must not be empty."""
-    if labels.shape[0] == 0:
+def label_range(labels):
+    """(smallest, largest) of a C-contiguous int64 array of labels, in one
+    pass; labels must not be empty."""
+    cdef Py_buffer view
+    cdef char kind = _contiguous(labels, &view)
+    cdef const int64_t *y = <const int64_t *> view.buf
+    cdef Py_ssize_t i, n = view.len // view.itemsize
+    cdef int64_t lo = 0, hi = 0, v
+    if kind == b"q" and n:
+        lo = hi = y[0]
+        with nogil:
+            for i in range(1, n):
+                v = y[i]
+                lo = v if v < lo else lo
+                hi = v if v > hi else hi
+    PyBuffer_Release(&view)
+    if kind != b"q":
+        raise TypeError("label_range needs int64 labels")
+    if n == 0:
         raise ValueError("label_range of no labels")
-    cdef int64_t lo = labels[0], hi = labels[0], v
-    cdef Py_ssize_t i
-    with nogil:
-        for i in range(1, labels.shape[0]):
-            v = labels[i]
-            lo = v if v < lo else lo
-            hi = v if v > hi else hi
     return lo, hi

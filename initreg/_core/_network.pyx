@@ -26,6 +26,7 @@ from libc.string cimport memcpy
 import numpy as np
 
 from initreg._core cimport _csrc as k
+from initreg._core._buffer cimport item_kind
 from initreg._core._blas cimport NoTrans, Trans, gemm
 
 
@@ -329,20 +330,21 @@ def aligned_zeros(Py_ssize_t n, dtype):
     return raw[start:start + n * dtype.itemsize].view(dtype)
 
 
-cdef void *_address(object a, Py_ssize_t nbytes, bint writable, str kind) except NULL:
+cdef void *_address(object a, Py_ssize_t nbytes, bint writable, char kind) except NULL:
     """Address of a C-contiguous buffer of exactly nbytes bytes whose items
-    are of ``kind``: "f" float32, "d" float64, "q" int64."""
+    are of ``kind`` (see :func:`item_kind`): b"f", b"d" or b"q"."""
     cdef Py_buffer view
     PyObject_GetBuffer(a, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
                        | (PyBUF_WRITABLE if writable else 0))
     cdef void *p = view.buf
-    cdef Py_ssize_t got = view.len, itemsize = view.itemsize
-    fmt = (<bytes> view.format).decode("ascii").lstrip("@=<") if view.format != NULL else "B"
+    cdef Py_ssize_t got = view.len
+    cdef char found = item_kind(&view)
+    fmt = None
+    if found != kind:
+        fmt = (<bytes> view.format).decode("ascii") if view.format != NULL else "B"
     PyBuffer_Release(&view)
-    if fmt in ("l", "q") and itemsize == 8:
-        fmt = "q"  # int64 is "l" or "q" depending on the platform
-    if fmt != kind:
-        raise TypeError(f"engine buffer of items {fmt!r} where {kind!r} was expected")
+    if fmt is not None:
+        raise TypeError(f"engine buffer of items {fmt!r} where {chr(kind)!r} was expected")
     if got != nbytes:
         raise ValueError(f"engine buffer of {got} bytes where {nbytes} were expected")
     if p == NULL:
@@ -378,7 +380,7 @@ cdef class Network:
     cdef public double cum_u
     cdef object _acts, _deltas, _targets
     cdef Py_ssize_t _act_width, _delta_width
-    cdef str _kind  # buffer format of the floats: "f" or "d"
+    cdef char _kind  # item kind of the floats: b"f" or b"d"
     cdef int _busy
 
     def __cinit__(self, layer_sizes, activations, slopes, int loss, bint double):
@@ -418,7 +420,7 @@ cdef class Network:
         self._delta_width = delta_col
         self.params = aligned_zeros(self.net.n_params, self.dtype)
         self.grads = aligned_zeros(self.net.n_params, self.dtype)
-        self._kind = "d" if double else "f"
+        self._kind = b"d" if double else b"f"
         self.net.params = _address(self.params, self.params.nbytes, True, self._kind)
         self.net.grads = _address(self.grads, self.grads.nbytes, True, self._kind)
         self.net.capacity = 0
@@ -487,7 +489,7 @@ cdef class Network:
         self.net.acts = _address(self._acts, self._acts.nbytes, True, self._kind)
         self.net.deltas = _address(self._deltas, self._deltas.nbytes, True, self._kind)
         self.net.targets = _address(self._targets, self._targets.nbytes, True,
-                                    "q" if self.net.loss == LOSS_SOFTMAX_XENT else self._kind)
+                                    b"q" if self.net.loss == LOSS_SOFTMAX_XENT else self._kind)
         self.net.capacity = rows
         return 0
 
@@ -523,7 +525,7 @@ cdef class Network:
 
     cdef const void *_targets_of(self, T, Py_ssize_t rows) except NULL:
         if self.net.loss == LOSS_SOFTMAX_XENT:
-            return _address(T, rows * 8, False, "q")
+            return _address(T, rows * 8, False, b"q")
         return _address(T, rows * self.net.n_out * self.dtype.itemsize, False, self._kind)
 
     # -- the calls -------------------------------------------------------------
@@ -734,12 +736,12 @@ cdef class Network:
         try:
             xp = self._inputs(X, n_rows)
             tp = self._targets_of(T, n_rows)
-            op = <const int64_t *> _address(order, n * 8, False, "q")
+            op = <const int64_t *> _address(order, n * 8, False, b"q")
             if batch_losses is None:
                 batch_losses = np.empty(n_batches)
-            bl = <double *> _address(batch_losses, n_batches * 8, True, "d")
+            bl = <double *> _address(batch_losses, n_batches * 8, True, b"d")
             if stats is not None:
-                sp = <double *> _address(stats, self.net.n_layers * N_STATS * 8, True, "d")
+                sp = <double *> _address(stats, self.net.n_layers * N_STATS * 8, True, b"d")
             o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
             self._reserve(batch_size)
             with nogil:
