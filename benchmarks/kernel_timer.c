@@ -8,9 +8,10 @@
  *       -fopenmp-simd -Icsrc benchmarks/kernel_timer.c csrc/kernels.c -lm \
  *       -o /tmp/kernel_timer && /tmp/kernel_timer
  *
- * (the flags of setup.py).  Each kernel runs CALLS times on tiny's sizes;
- * the best of ROUNDS such timings is printed, in ns per element.  To compare
- * two variants, build one binary each and run them alternately.
+ * (the flags of setup.py; add -DOFFSET=16 for buffers misaligned as NumPy's
+ * are).  Each kernel runs CALLS times on tiny's sizes; the best of ROUNDS
+ * such timings is printed, in ns per element.  To compare two variants,
+ * build one binary each and run them alternately.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +29,21 @@ static double now(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-/* 64-byte aligned, as the buffers of initreg's Network (malloc's are 16) */
+/* Buffers start OFFSET bytes past a cache line: 0 as in initreg's Network;
+ * -DOFFSET=16 places them as NumPy's own allocations fall. */
+#ifndef OFFSET
+#define OFFSET 0
+#endif
 static void *aligned(size_t bytes)
 {
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    char *p = aligned_alloc(64, (bytes + OFFSET + 63) / 64 * 64);
     if (p == NULL) {
         perror("aligned_alloc");
         exit(1);
     }
-    return p;
+    return p + OFFSET;
 }
+#define release(p) free((char *)(p) - OFFSET)
 
 static double uniform(double lo, double hi)
 {
@@ -89,6 +95,6 @@ int main(void)
     printf("bias + tanh float32       %.3f ns per value\n", t);
     TIME_BEST(t, N_PARAMS, ir_sgd_update_f32(w, g, NULL, NULL, N_PARAMS, &p));
     printf("sgd update float32        %.3f ns per parameter\n", t);
-    free(xf), free(yf), free(xd), free(yd), free(b), free(w), free(g);
+    release(xf), release(yf), release(xd), release(yd), release(b), release(w), release(g);
     return 0;
 }

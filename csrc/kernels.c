@@ -12,6 +12,10 @@
  */
 #include "initreg.h"
 
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "kernels.c relies on NaN and inf (finiteness checks, the update's guard): build without -ffast-math / -Ofast"
+#endif
+
 #include <float.h>
 #include <math.h>
 #include <string.h>

@@ -209,6 +209,11 @@ def test_aligned_zeros_starts_on_a_cache_line(n, dtype):
             assert a.ctypes.data % _network.ALIGNMENT == 0
 
 
+def test_aligned_zeros_refuses_a_negative_length():
+    with pytest.raises(ValueError):
+        _network.aligned_zeros(-1, np.float32)
+
+
 def test_every_engine_buffer_is_aligned(rng):
     # the momentum and cumulative-L1 buffers appear with their optimisers
     net = ir.MLP([5, 7, 3], seed=0)

@@ -1,5 +1,7 @@
 """Every elementwise C kernel against a plain NumPy reference, both dtypes,
 odd shapes and batches of one."""
+import ctypes
+
 import numpy as np
 import pytest
 
@@ -200,9 +202,19 @@ def test_all_finite_reads_any_shape_and_refuses_other_buffers(dtype):
     assert K.all_finite(np.zeros((0, 4), dtype))
     with pytest.raises(ValueError):  # not C-contiguous: the buffer protocol refuses
         K.all_finite(np.zeros((4, 4), dtype)[:, ::2])
-    for wrong in (np.zeros(3, np.float16), np.zeros(3, np.int64), np.zeros(3, np.int32)):
+    for wrong in (np.zeros(3, np.float16), np.zeros(3, np.int64), np.zeros(3, np.int32),
+                  np.zeros(3, np.dtype(dtype).newbyteorder())):  # the other byte order
         with pytest.raises(TypeError):
             K.all_finite(wrong)
+
+
+def test_all_finite_reads_explicitly_native_formats():
+    # ctypes describes its items with an explicit byte order ("<f" on x86)
+    values = (ctypes.c_float * 3)(1.0, 2.0, 3.0)
+    assert memoryview(values).format in ("<f", ">f")
+    assert K.all_finite(values)
+    values[1] = float("inf")
+    assert not K.all_finite(values)
 
 
 def test_label_range():

@@ -3,7 +3,8 @@
 Each function takes C-contiguous float32 or float64 arrays of matching
 dtypes (a fused-type dispatch picks the precision), releases the GIL around
 one kernel call, and checks only what would otherwise read or write out of
-bounds.  They exist for the tests and for the Python layers that need one
+bounds.  The two input checks, ``all_finite`` (any shape) and
+``label_range`` (int64), read the array's buffer directly instead.  They exist for the tests and for the Python layers that need one
 kernel alone (softmax for ``predict_proba``, say); training runs through
 :mod:`initreg._core._network`.
 """
@@ -234,8 +235,10 @@ cdef char _contiguous(object x, Py_buffer *view) except 0:
     PyObject_GetBuffer(x, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
     cdef char kind = item_kind(view)
     if kind == 0:
-        fmt = (<bytes> view.format).decode("ascii") if view.format != NULL else "B"
-        PyBuffer_Release(view)
+        try:
+            fmt = (<bytes> view.format).decode("ascii") if view.format != NULL else "B"
+        finally:
+            PyBuffer_Release(view)
         raise TypeError(f"expected float32, float64 or int64 items, got {fmt!r}")
     return kind
 
