@@ -4,8 +4,9 @@ Each function takes C-contiguous float32 or float64 arrays of matching
 dtypes (a fused-type dispatch picks the precision), releases the GIL around
 one kernel call, and checks only what would otherwise read or write out of
 bounds.  The two input checks, ``all_finite`` (any shape) and
-``label_range`` (int64), read the array's buffer directly instead.  They exist for the tests and for the Python layers that need one
-kernel alone (softmax for ``predict_proba``, say); training runs through
+``label_range`` (int64), read the array's buffer directly instead.  They
+exist for the tests and for the Python layers that need one kernel alone
+(softmax for ``predict_proba``, say); training runs through
 :mod:`initreg._core._network`.
 """
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release, PyObject_GetBuffer
