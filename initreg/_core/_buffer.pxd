@@ -25,3 +25,8 @@ cdef inline char item_kind(const Py_buffer *view) noexcept:
     if (fmt[0] == b"q" or fmt[0] == b"l") and view.itemsize == 8:
         return b"q"  # int64 is "l" or "q" depending on the platform
     return 0
+
+
+cdef inline str format_text(const Py_buffer *view):
+    """The view's struct format as text, for error messages."""
+    return (<bytes> view.format).decode("ascii") if view.format != NULL else "B"

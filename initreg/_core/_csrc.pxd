@@ -181,9 +181,3 @@ cdef inline void moments(const floating *x, size_t n, double *sum,
     else:
         ir_moments_f64(x, n, sum, sumsq)
 
-
-cdef inline bint all_finite(const floating *x, size_t n) noexcept nogil:
-    if floating is float:
-        return ir_all_finite_f32(x, n)
-    else:
-        return ir_all_finite_f64(x, n)

@@ -16,7 +16,7 @@ from libc.stdint cimport int64_t
 import numpy as np
 
 from initreg._core cimport _csrc as k
-from initreg._core._buffer cimport item_kind
+from initreg._core._buffer cimport format_text, item_kind
 
 # Activation and L1-mode codes, shared with csrc/initreg.h.
 IDENTITY = k.IR_IDENTITY
@@ -237,7 +237,7 @@ cdef char _contiguous(object x, Py_buffer *view) except 0:
     cdef char kind = item_kind(view)
     if kind == 0:
         try:
-            fmt = (<bytes> view.format).decode("ascii") if view.format != NULL else "B"
+            fmt = format_text(view)
         finally:
             PyBuffer_Release(view)
         raise TypeError(f"expected float32, float64 or int64 items, got {fmt!r}")

@@ -26,7 +26,7 @@ from libc.string cimport memcpy
 import numpy as np
 
 from initreg._core cimport _csrc as k
-from initreg._core._buffer cimport item_kind
+from initreg._core._buffer cimport format_text, item_kind
 from initreg._core._blas cimport NoTrans, Trans, gemm
 
 
@@ -345,7 +345,7 @@ cdef void *_address(object a, Py_ssize_t nbytes, bint writable, char kind) excep
     fmt = None
     try:
         if found != kind:
-            fmt = (<bytes> view.format).decode("ascii") if view.format != NULL else "B"
+            fmt = format_text(&view)
     finally:
         PyBuffer_Release(&view)
     if fmt is not None:
