@@ -52,6 +52,11 @@ typedef struct {
     int l1_mode;      /* enum ir_l1_mode                                       */
 } ir_sgd_params;
 
+/* ir_sgd_update prefetches ahead on arrays of at least this many bytes, more
+ * than a server's last-level cache holds: smaller ones are not read from
+ * DRAM, and the prefetches would only cost (kernels.inc, ir_sgd_stream). */
+#define IR_STREAM_BYTES (16 << 20)
+
 /* ---- vectorised elementary functions (tested error bounds in tests/) ---- */
 void ir_exp_f32(const float *x, float *y, size_t n);
 void ir_exp_f64(const double *x, double *y, size_t n);

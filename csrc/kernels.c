@@ -33,9 +33,18 @@
 
 #if defined(__GNUC__)
 #define IR_INLINE static inline __attribute__((always_inline))
+#define IR_PREFETCH(address, for_write) __builtin_prefetch((address), (for_write), 3)
 #else
 #define IR_INLINE static inline
+#define IR_PREFETCH(address, for_write) ((void)0)
 #endif
+
+/* Arrays of at least IR_STREAM_BYTES (initreg.h) are updated in blocks of
+ * IR_BLOCK_BYTES, each block prefetching the one IR_AHEAD_BYTES ahead (see
+ * ir_sgd_stream). */
+#define IR_BLOCK_BYTES 256
+#define IR_AHEAD_BYTES 1024
+#define IR_LINE_BYTES 64
 
 /* ---- float ---------------------------------------------------------------- */
 #define REAL float

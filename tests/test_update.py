@@ -164,3 +164,38 @@ def test_non_finite_results_leave_velocity_and_cumulative_penalty_alone(dtype):
     assert bad == 1
     assert (w[0], v[0], q[0]) == (1.0, 0.5, 0.25)  # untouched
     assert v[1] != 0.5 and w[1] != 2.0             # the healthy element moved
+
+
+@pytest.mark.parametrize("case", ["l1+l2", "nesterov", "proximal+momentum",
+                                  "cumulative+nesterov"])
+def test_arrays_that_stream_from_memory_match_closed_form(case, dtype, rng):
+    # From STREAM_BYTES on, the kernel runs in prefetching blocks: blocks,
+    # then a tail of odd length that runs without prefetches.
+    n = K.STREAM_BYTES // np.dtype(dtype).itemsize + 1029
+    kw = CASES[case]
+    w0 = rng.normal(0, 0.5, n).astype(dtype)
+    w0[::5] = 0.0
+    grads = [rng.normal(0, 1, n).astype(dtype) for _ in range(2)]
+    w_ref, v_ref, q_ref, u = reference_steps(w0, grads, lr=0.1, **kw)
+    w, v, q = run_kernel(w0, grads, dtype, lr=0.1, **kw)
+    np.testing.assert_allclose(w, w_ref, **TOL[dtype])
+    if kw.get("momentum"):
+        np.testing.assert_allclose(v, v_ref, **TOL[dtype])
+    if kw.get("mode") == "cumulative":
+        np.testing.assert_allclose(q, q_ref, **TOL[dtype])
+
+    # non-finite results: in the first block, mid-way, and in the tail
+    bad_at = np.array([0, 1, n // 2 + 3, n - 700, n - 1])
+    g = rng.normal(0, 1, n).astype(dtype)
+    g[bad_at] = [np.inf, np.nan, -np.inf, np.nan, np.inf]
+    before = w.copy(), v.copy(), q.copy()
+    bad = K.sgd_update(w, g, v, q, lr=0.1, momentum=kw.get("momentum", 0.0),
+                       nesterov=kw.get("nesterov", False), l1=kw.get("l1", 0.0),
+                       l2=kw.get("l2", 0.0), cum_u=u + 0.1 * kw.get("l1", 0.0),
+                       l1_mode=MODES[kw.get("mode", "subgradient")])
+    assert bad == len(bad_at)
+    for after, old in zip((w, v, q), before):
+        np.testing.assert_array_equal(after[bad_at], old[bad_at])
+    moved = np.ones(n, bool)
+    moved[bad_at] = False
+    assert (w[moved] != before[0][moved]).mean() > 0.5

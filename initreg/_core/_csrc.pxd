@@ -15,6 +15,8 @@ cdef extern from "initreg.h" nogil:
         IR_L1_SUBGRADIENT
         IR_L1_PROXIMAL
         IR_L1_CUMULATIVE
+    enum:
+        IR_STREAM_BYTES
 
     ctypedef struct ir_sgd_params:
         double lr

@@ -11,6 +11,7 @@ LEAKY_RELU: int
 L1_SUBGRADIENT: int
 L1_PROXIMAL: int
 L1_CUMULATIVE: int
+STREAM_BYTES: int
 
 def exp(x: _F) -> _F: ...
 def tanh(x: _F) -> _F: ...

@@ -27,6 +27,8 @@ LEAKY_RELU = k.IR_LEAKY_RELU
 L1_SUBGRADIENT = k.IR_L1_SUBGRADIENT
 L1_PROXIMAL = k.IR_L1_PROXIMAL
 L1_CUMULATIVE = k.IR_L1_CUMULATIVE
+# sgd_update prefetches on arrays of at least this many bytes (csrc/initreg.h)
+STREAM_BYTES = k.IR_STREAM_BYTES
 
 
 cdef inline _like(const floating[:, ::1] x):
