@@ -10,8 +10,8 @@
  *
  * (the flags of setup.py; add -DOFFSET=16 for buffers misaligned as NumPy's
  * are).  Each kernel runs CALLS times on tiny's sizes; the best of ROUNDS
- * such timings is printed, in ns per element; then the update on 64M
- * elements from DRAM, against a plain subtract.  To compare two variants,
+ * such timings is printed, in ns per element; then the update by array
+ * size, up to 64M elements from DRAM against a plain subtract.  To compare two variants,
  * build one binary each and run them alternately.
  */
 #include <stdio.h>
@@ -114,6 +114,22 @@ int main(void)
     for (size_t i = 0; i < N_STREAM; i++) {
         w[i] = (float)uniform(-0.5, 0.5);
         g[i] = (float)uniform(-5e-4, 5e-4);
+    }
+    /* the update by array size, through L2, L3 and DRAM (IR_STREAM_BYTES
+     * is where it starts prefetching); ~2e8 elements per timing */
+    const size_t sizes[] = {N_PARAMS, 1 << 20, 4 << 20, 16 << 20};
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        const size_t n = sizes[s];
+        const int calls = (int)(200000000 / n);
+        double best = 1e30;
+        for (int r = 0; r < 15; r++) {
+            double t0 = now();
+            for (int c = 0; c < calls; c++)
+                ir_sgd_update_f32(w, g, NULL, NULL, n, &p);
+            t0 = (now() - t0) / calls / n;
+            best = t0 < best ? t0 : best;
+        }
+        printf("sgd update float32, %8zu parameters  %.3f ns each\n", n, 1e9 * best);
     }
     double best_update = 1e30, best_subtract = 1e30;
     for (int r = 0; r < STREAM_ROUNDS; r++) {

@@ -166,17 +166,34 @@ def test_non_finite_results_leave_velocity_and_cumulative_penalty_alone(dtype):
     assert v[1] != 0.5 and w[1] != 2.0             # the healthy element moved
 
 
-@pytest.mark.parametrize("case", ["l1+l2", "nesterov", "proximal+momentum",
-                                  "cumulative+nesterov"])
-def test_arrays_that_stream_from_memory_match_closed_form(case, dtype, rng):
-    # From STREAM_BYTES on, the kernel runs in prefetching blocks: blocks,
-    # then a tail of odd length that runs without prefetches.
-    n = K.STREAM_BYTES // np.dtype(dtype).itemsize + 1029
+# From STREAM_BYTES on, the kernel runs its loop in prefetching blocks and
+# then a tail (fewer than block + ahead elements) without prefetches.
+STREAMING = ["plain", "momentum", "l1+l2", "nesterov", "proximal+momentum", "cumulative",
+             "cumulative+nesterov"]
+
+
+def _streaming_size(dtype, past=1029):
+    return K.STREAM_BYTES // np.dtype(dtype).itemsize + past
+
+
+def _update(w, g, v, q, *, lr=0.1, momentum=0.0, nesterov=False, l1=0.0, l2=0.0,
+            mode="subgradient", cum_u=0.0):
+    return K.sgd_update(w, g, v, q, lr=lr, momentum=momentum, nesterov=nesterov, l1=l1,
+                        l2=l2, cum_u=cum_u, l1_mode=MODES[mode])
+
+
+def _normal(rng, n, dtype, scale):
+    return rng.standard_normal(n, dtype=dtype) * dtype(scale)
+
+
+@pytest.mark.parametrize("case", ["l1+l2", "cumulative+nesterov"])
+def test_arrays_past_the_stream_size_match_closed_form(case, dtype, rng):
+    n = _streaming_size(dtype)
     kw = CASES[case]
-    w0 = rng.normal(0, 0.5, n).astype(dtype)
+    w0 = _normal(rng, n, dtype, 0.5)
     w0[::5] = 0.0
-    grads = [rng.normal(0, 1, n).astype(dtype) for _ in range(2)]
-    w_ref, v_ref, q_ref, u = reference_steps(w0, grads, lr=0.1, **kw)
+    grads = [_normal(rng, n, dtype, 1.0) for _ in range(2)]
+    w_ref, v_ref, q_ref, _ = reference_steps(w0, grads, lr=0.1, **kw)
     w, v, q = run_kernel(w0, grads, dtype, lr=0.1, **kw)
     np.testing.assert_allclose(w, w_ref, **TOL[dtype])
     if kw.get("momentum"):
@@ -184,18 +201,28 @@ def test_arrays_that_stream_from_memory_match_closed_form(case, dtype, rng):
     if kw.get("mode") == "cumulative":
         np.testing.assert_allclose(q, q_ref, **TOL[dtype])
 
-    # non-finite results: in the first block, mid-way, and in the tail
-    bad_at = np.array([0, 1, n // 2 + 3, n - 700, n - 1])
-    g = rng.normal(0, 1, n).astype(dtype)
-    g[bad_at] = [np.inf, np.nan, -np.inf, np.nan, np.inf]
-    before = w.copy(), v.copy(), q.copy()
-    bad = K.sgd_update(w, g, v, q, lr=0.1, momentum=kw.get("momentum", 0.0),
-                       nesterov=kw.get("nesterov", False), l1=kw.get("l1", 0.0),
-                       l2=kw.get("l2", 0.0), cum_u=u + 0.1 * kw.get("l1", 0.0),
-                       l1_mode=MODES[kw.get("mode", "subgradient")])
-    assert bad == len(bad_at)
-    for after, old in zip((w, v, q), before):
-        np.testing.assert_array_equal(after[bad_at], old[bad_at])
-    moved = np.ones(n, bool)
-    moved[bad_at] = False
-    assert (w[moved] != before[0][moved]).mean() > 0.5
+
+@pytest.mark.parametrize("case, past", [(case, 1029) for case in STREAMING]
+                         + [("cumulative+nesterov", -1), ("cumulative+nesterov", 0),
+                            ("plain", 0)])
+def test_blocked_loop_equals_the_plain_one(case, past, dtype, rng):
+    # The same arrays updated whole (past the stream size: blocks and tail)
+    # and in two halves (below it: the plain loop) must agree bit for bit,
+    # non-finite results and their count included; past = -1 is just below.
+    n = _streaming_size(dtype, past)
+    kw = dict(CASES[case], cum_u=0.03)
+    w = _normal(rng, n, dtype, 0.5)
+    w[::7] = 0.0
+    g = _normal(rng, n, dtype, 1.0)
+    bad_at = [0, 1, n // 2 - 1, n // 2 + 3, n - 300, n - 2, n - 1]
+    g[bad_at] = [np.inf, np.nan, -np.inf, np.nan, np.inf, -np.inf, np.nan]
+    v = _normal(rng, n, dtype, 0.1)
+    q = _normal(rng, n, dtype, 0.01)
+    whole = [a.copy() for a in (w, g, v, q)]
+    bad_whole = _update(*whole, **kw)
+    half = n // 2
+    bad_halves = sum(_update(*(a[sl] for a in (w, g, v, q)), **kw)
+                     for sl in (slice(None, half), slice(half, None)))
+    assert bad_whole == bad_halves == len(bad_at)
+    for got, expected in zip(whole, (w, g, v, q)):
+        np.testing.assert_array_equal(got, expected)
