@@ -11,8 +11,8 @@
  * (the flags of setup.py; add -DOFFSET=16 for buffers misaligned as NumPy's
  * are).  Each kernel runs CALLS times on tiny's sizes; the best of ROUNDS
  * such timings is printed, in ns per element; then the update by array
- * size, up to 64M elements from DRAM against a plain subtract.  To compare two variants,
- * build one binary each and run them alternately.
+ * size, up to 64M elements from DRAM against a plain subtract.  To compare
+ * two variants, build one binary each and run them alternately.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,9 +107,6 @@ int main(void)
     printf("sgd update float32        %.3f ns per parameter\n", t);
     release(xf), release(yf), release(xd), release(yd), release(b), release(w), release(g);
 
-    /* From DRAM: the update against a plain w -= g over the same buffers,
-     * alternating, best of STREAM_ROUNDS each; GB/s count 12 bytes per
-     * element (read w and g, write w) for both. */
     w = aligned(N_STREAM * sizeof *w), g = aligned(N_STREAM * sizeof *g);
     for (size_t i = 0; i < N_STREAM; i++) {
         w[i] = (float)uniform(-0.5, 0.5);
@@ -131,6 +128,9 @@ int main(void)
         }
         printf("sgd update float32, %8zu parameters  %.3f ns each\n", n, 1e9 * best);
     }
+    /* From DRAM: the update against a plain w -= g over the same buffers,
+     * alternating, best of STREAM_ROUNDS each; GB/s count 12 bytes per
+     * element (read w and g, write w) for both. */
     double best_update = 1e30, best_subtract = 1e30;
     for (int r = 0; r < STREAM_ROUNDS; r++) {
         double t0 = now();
