@@ -56,6 +56,18 @@ def run_kernel(w, grads, dtype, *, lr, momentum=0.0, nesterov=False, l1=0.0, l2=
     return w, v, q
 
 
+def assert_matches_closed_form(w0, grads, dtype, kw):
+    """The kernel's steps against the reference's, both from the same
+    starting point and gradients, already rounded to ``dtype``."""
+    w_ref, v_ref, q_ref, _ = reference_steps(w0, grads, lr=0.1, **kw)
+    w, v, q = run_kernel(w0, grads, dtype, lr=0.1, **kw)
+    np.testing.assert_allclose(w, w_ref, **TOL[dtype])
+    if kw.get("momentum"):
+        np.testing.assert_allclose(v, v_ref, **TOL[dtype])
+    if kw.get("mode") == "cumulative":
+        np.testing.assert_allclose(q, q_ref, **TOL[dtype])
+
+
 CASES = {
     "plain": dict(),
     "l1": dict(l1=0.05),
@@ -77,15 +89,7 @@ def test_update_matches_closed_form(case, n, dtype, rng):
     w0 = rng.normal(0, 0.5, n)
     w0[::5] = 0.0  # sign(0) = 0 must hold
     grads = [rng.normal(0, 1, n) for _ in range(4)]
-    # compare against the reference run on the same (rounded) starting point
-    w_ref, v_ref, q_ref, _ = reference_steps(w0.astype(dtype), [g.astype(dtype) for g in grads],
-                                             lr=0.1, **kw)
-    w, v, q = run_kernel(w0, grads, dtype, lr=0.1, **kw)
-    np.testing.assert_allclose(w, w_ref, **TOL[dtype])
-    if kw.get("momentum"):
-        np.testing.assert_allclose(v, v_ref, **TOL[dtype])
-    if kw.get("mode") == "cumulative":
-        np.testing.assert_allclose(q, q_ref, **TOL[dtype])
+    assert_matches_closed_form(w0.astype(dtype), [g.astype(dtype) for g in grads], dtype, kw)
 
 
 def test_sign_of_zero_is_zero(dtype):
@@ -193,13 +197,7 @@ def test_arrays_past_the_stream_size_match_closed_form(case, dtype, rng):
     w0 = _normal(rng, n, dtype, 0.5)
     w0[::5] = 0.0
     grads = [_normal(rng, n, dtype, 1.0) for _ in range(2)]
-    w_ref, v_ref, q_ref, _ = reference_steps(w0, grads, lr=0.1, **kw)
-    w, v, q = run_kernel(w0, grads, dtype, lr=0.1, **kw)
-    np.testing.assert_allclose(w, w_ref, **TOL[dtype])
-    if kw.get("momentum"):
-        np.testing.assert_allclose(v, v_ref, **TOL[dtype])
-    if kw.get("mode") == "cumulative":
-        np.testing.assert_allclose(q, q_ref, **TOL[dtype])
+    assert_matches_closed_form(w0, grads, dtype, kw)
 
 
 @pytest.mark.parametrize("case, past", [(case, 1029) for case in STREAMING]
