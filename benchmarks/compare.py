@@ -266,17 +266,52 @@ def two_threads(rounds, config="tiny", epochs=3):
             "speedup": statistics.median(two) / statistics.median(one)}
 
 
-def machine():
-    blas = [f"{i['internal_api']} {i.get('version')} ({i['filepath'].split('/')[-1]})"
-            for i in threadpool_info() if i["user_api"] == "blas"]
-    cpu = platform.processor() or platform.machine()
+# OpenBLAS kernel sets (threadpoolctl's "architecture") that use AVX-512
+AVX512_KERNELS = {"skylakex", "cooperlake", "sapphirerapids"}
+
+
+def _cpu_info():
+    """The CPU's model name and feature flags (Linux; elsewhere a guess and none)."""
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    cpu = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
         pass
-    return {"cpu": cpu, "cpus": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "blas": blas, "initreg": ir.__version__}
+    return cpu, flags
+
+
+def machine():
+    cpu, flags = _cpu_info()
+    blas = [{"library": f"{i['internal_api']} {i.get('version')}",
+             "file": i["filepath"].split("/")[-1], "kernels": i.get("architecture")}
+            for i in threadpool_info() if i["user_api"] == "blas"]
+    return {"cpu": cpu, "cpus": os.cpu_count(), "avx512f": "avx512f" in flags,
+            "python": platform.python_version(), "numpy": np.__version__, "blas": blas,
+            # set by the user, never by initreg; it changes every GEMM timing
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "initreg": ir.__version__}
+
+
+def blas_note(info):
+    """A line saying so when OpenBLAS runs kernels without AVX-512 on a CPU that
+    has it (every GEMM here, the floor's included, is then slower than the
+    hardware allows, and torch / floor and numpy / floor shrink); else None."""
+    narrow = sorted({b["kernels"] for b in info["blas"] if b["library"].startswith("openblas")
+                     and b["kernels"] and b["kernels"].lower() not in AVX512_KERNELS})
+    if not info["avx512f"] or not narrow:
+        return None
+    why = (f"OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']} is set in the environment"
+           if info["OPENBLAS_CORETYPE"] else "that is what OpenBLAS detected")
+    return (f"note: this CPU has AVX-512 but OpenBLAS runs its {', '.join(narrow)} kernels "
+            f"(no AVX-512): {why}. Every GEMM below, the floor's included, is slower than the "
+            "hardware allows (docs/performance.md)")
 
 
 def print_steps(results, threads, dtype="float32"):
@@ -311,6 +346,9 @@ def main(argv=None):
     only = set(args.only.split(","))
     out = {"machine": machine(), "command": " ".join(sys.argv)}
     print(json.dumps(out["machine"]))
+    note = blas_note(out["machine"])
+    if note:
+        print(note)
     if "steps" in only:
         out["steps"] = {}
         for t in (int(v) for v in args.threads.split(",")):
