@@ -99,6 +99,10 @@ int main(void)
     printf("tanh float32              %.3f ns per value\n", t);
     TIME_BEST(t, N_ACT, ir_tanh_f64(xd, yd, N_ACT));
     printf("tanh float64              %.3f ns per value\n", t);
+    TIME_BEST(t, N_ACT, ir_sigmoid_f32(xf, yf, N_ACT));
+    printf("sigmoid float32           %.3f ns per value\n", t);
+    TIME_BEST(t, N_ACT, ir_sigmoid_f64(xd, yd, N_ACT));
+    printf("sigmoid float64           %.3f ns per value\n", t);
     /* in place, as in the network: each call re-applies tanh to its output */
     memcpy(yf, xf, N_ACT * sizeof *yf);
     TIME_BEST(t, N_ACT, ir_bias_activation_f32(yf, b, N_ACT / 128, 128, IR_TANH, 0));

@@ -84,6 +84,18 @@
 #define TANH_Q1 0.46272895f
 #define TANH_Q2 2.3852888e-2f
 #define TANH_Q3 2.3114612e-4f
+#define SIGMOID_LO -20.0f /* sigmoid(20) rounds to 1 */
+#define SIGMOID_HI 88.9f  /* n = 128: 2^n P(r) is inf, sigmoid 0 */
+/* e^r = P(r) / P(-r) for |r| <= ln2/2, the [3/3] Pade approximant (relative
+ * error < 1e-8), P(r) = 1 + r / 2 + r^2 / 10 + r^3 / 120.  Returns the even
+ * part E(r^2) of P(r) = E(r^2) + r O(r^2) and sets *r_odd = r O. */
+IR_INLINE float ir_exp_pade_f32(float r, float *r_odd)
+{
+    const float u = r * r;
+    *r_odd = r * (u * (1.0f / 120) + 0.5f);
+    return u * 0.1f + 1;
+}
+#define EXP_PADE ir_exp_pade_f32
 /* e^r - 1 for |r| <= ln2 / 2: Taylor to r^7, truncation < 1.6e-8 relative. */
 IR_INLINE float ir_expm1_poly_f32(float r)
 {
@@ -114,6 +126,9 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #undef EXP_LO
 #undef TANH_RATIONAL
 #undef EXPM1_POLY
+#undef EXP_PADE
+#undef SIGMOID_LO
+#undef SIGMOID_HI
 
 /* ---- double --------------------------------------------------------------- */
 #define REAL double
@@ -132,14 +147,18 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #define EXP_HI 709.782712893383973096 /* ln(DBL_MAX) */
 #define EXP_LO -707.7                 /* flush below (< 9e-308) */
 #define TANH_CLAMP 19.1               /* tanh(19.1) rounds to 1 in double */
-/* P(r) = sum_k (12 - k)! 6! / (12! k! (6 - k)!) r^k, the numerator of the
- * [6/6] Pade approximant P(r) / P(-r) of e^r, used by the double tanh */
-#define TANH_PADE1 (1.0 / 2)
-#define TANH_PADE2 (5.0 / 44)
-#define TANH_PADE3 (1.0 / 66)
-#define TANH_PADE4 (1.0 / 792)
-#define TANH_PADE5 (1.0 / 15840)
-#define TANH_PADE6 (1.0 / 665280)
+#define SIGMOID_LO -40.0             /* sigmoid(40) rounds to 1 */
+#define SIGMOID_HI 710.0             /* n = 1024: 2^n P(r) is inf, sigmoid 0 */
+/* e^r = P(r) / P(-r) for |r| <= ln2/2, the [6/6] Pade approximant (relative
+ * error < 2e-19), P(r) = sum_k (12 - k)! 6! / (12! k! (6 - k)!) r^k.  Returns
+ * the even part E(r^2) of P(r) = E(r^2) + r O(r^2) and sets *r_odd = r O. */
+IR_INLINE double ir_exp_pade_f64(double r, double *r_odd)
+{
+    const double u = r * r;
+    *r_odd = r * ((u * (1.0 / 15840) + 1.0 / 66) * u + 1.0 / 2);
+    return ((u * (1.0 / 665280) + 1.0 / 792) * u + 5.0 / 44) * u + 1;
+}
+#define EXP_PADE ir_exp_pade_f64
 /* e^r - 1 for |r| <= ln2 / 2: Taylor to r^13, truncation < 2e-17 relative,
  * evaluated by Estrin's scheme: a Horner chain of 13 dependent FMAs made the
  * expm1-based tanh of earlier versions latency-bound (4.3 ns per value). */
