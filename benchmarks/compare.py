@@ -290,7 +290,7 @@ def _cpu_info():
 def machine():
     cpu, flags = _cpu_info()
     blas = [{"library": f"{i['internal_api']} {i.get('version')}",
-             "file": i["filepath"].split("/")[-1], "kernels": i.get("architecture")}
+             "file": os.path.basename(i["filepath"]), "kernels": i.get("architecture")}
             for i in threadpool_info() if i["user_api"] == "blas"]
     return {"cpu": cpu, "cpus": os.cpu_count(), "avx512f": "avx512f" in flags,
             "python": platform.python_version(), "numpy": np.__version__, "blas": blas,
@@ -301,17 +301,18 @@ def machine():
 
 def blas_note(info):
     """A line saying so when OpenBLAS runs kernels without AVX-512 on a CPU that
-    has it (every GEMM here, the floor's included, is then slower than the
-    hardware allows, and torch / floor and numpy / floor shrink); else None."""
+    has it (on the Zen 5 EPYC of docs/performance.md, tiny's and deep's GEMMs
+    then took twice as long, and torch / floor and numpy / floor shrank);
+    else None."""
     narrow = sorted({b["kernels"] for b in info["blas"] if b["library"].startswith("openblas")
                      and b["kernels"] and b["kernels"].lower() not in AVX512_KERNELS})
     if not info["avx512f"] or not narrow:
         return None
     why = (f"OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']} is set in the environment"
-           if info["OPENBLAS_CORETYPE"] else "that is what OpenBLAS detected")
+           if info["OPENBLAS_CORETYPE"] else "that is what OpenBLAS chose")
     return (f"note: this CPU has AVX-512 but OpenBLAS runs its {', '.join(narrow)} kernels "
-            f"(no AVX-512): {why}. Every GEMM below, the floor's included, is slower than the "
-            "hardware allows (docs/performance.md)")
+            f"(no AVX-512): {why}. Every GEMM below, the floor's included, may be slower than "
+            "the hardware allows (docs/performance.md)")
 
 
 def print_steps(results, threads, dtype="float32"):

@@ -143,7 +143,6 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #define LOG2E 1.4426950408889634074
 #define LN2_HI 6.93147180369123816490e-01 /* fdlibm's split of ln 2 */
 #define LN2_LO 1.90821492927058770002e-10
-#define LN2 0.693147180559945309417   /* rounded, for tanh (see kernels.inc) */
 #define EXP_HI 709.782712893383973096 /* ln(DBL_MAX) */
 #define EXP_LO -707.7                 /* flush below (< 9e-308) */
 #define TANH_CLAMP 19.1               /* tanh(19.1) rounds to 1 in double */
