@@ -50,7 +50,7 @@ def extension(name, sources=()):
         f"initreg._core.{name}",
         [f"initreg/_core/{name}.pyx", *sources],
         include_dirs=["csrc"],
-        depends=["csrc/initreg.h", "csrc/kernels.inc"],
+        depends=["csrc/initreg.h", "csrc/kernels.inc", "initreg/_core/_blas.pxd"],
         extra_compile_args=cflags,
         extra_link_args=[f"-fsanitize={SANITIZE}"] if SANITIZE else [],
     )
@@ -58,8 +58,8 @@ def extension(name, sources=()):
 
 setup(
     ext_modules=cythonize(
-        [extension("_blas"), extension("_kernels", KERNELS),
-         extension("_network", KERNELS)],
+        [extension("_kernels", KERNELS), extension("_network", KERNELS),
+         extension("_floor")],
         compiler_directives=directives,
         build_dir="build/cython-debug" if DEBUG else "build/cython",
     ),

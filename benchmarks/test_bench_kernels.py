@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import initreg as ir
-from initreg._core import _blas, _kernels as K, _network
+from initreg._core import _floor, _kernels as K, _network
 
 ROWS, COLS = 128, 256
 
@@ -65,7 +65,7 @@ def test_fused_update(benchmark, dtype, mode, n, rng):
 
 
 def test_gemm_floor_of_a_step(benchmark, dtype):
-    floor = _blas.StepProducts([784, 256, 256, 10], 128, dtype)
+    floor = _floor.StepProducts([784, 256, 256, 10], 128, dtype)
     benchmark(floor.run, 1)
 
 

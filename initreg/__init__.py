@@ -5,16 +5,19 @@ on dense neural networks, with a compiled (Cython + C) core.
 >>> net = ir.MLP([64, 128, 10], activation="relu", init="he", seed=0)
 >>> opt = ir.SGD(lr=0.1, l2=1e-4)
 """
-from initreg import datasets, experiments, init, regularization
+from initreg import callbacks, datasets, experiments, init, optim, regularization
+from initreg.callbacks import EarlyStopping
+from initreg.checkpoint import load_checkpoint
 from initreg.history import History
 from initreg.model import MLP, LossBreakdown
-from initreg.optim import SGD, ExponentialDecay, InverseTimeDecay, StepDecay
+from initreg.optim import SGD, ExponentialDecay, InverseTimeDecay, Optimizer, StepDecay
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "SGD", "History", "LossBreakdown", "StepDecay", "ExponentialDecay",
-           "InverseTimeDecay", "MLPClassifier", "MLPRegressor", "datasets", "experiments",
-           "init", "regularization", "__version__"]
+__all__ = ["MLP", "SGD", "Optimizer", "History", "LossBreakdown", "EarlyStopping",
+           "load_checkpoint", "StepDecay", "ExponentialDecay", "InverseTimeDecay",
+           "MLPClassifier", "MLPRegressor", "callbacks", "datasets", "experiments", "init",
+           "optim", "regularization", "__version__"]
 
 
 def __getattr__(name):

@@ -84,6 +84,13 @@ def check_float(value, name, *, low=None, high=None, low_open=False, high_open=F
     return value
 
 
+def check_bool(value, name):
+    """True or False (a NumPy bool too), nothing else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_choice(value, name, choices):
     """One of the given strings."""
     if not isinstance(value, str) or value not in choices:

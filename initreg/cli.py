@@ -3,7 +3,7 @@
     initreg report [--dataset D] [--out DIR] [--quick] [--seed N] [--force]
     initreg train --layers 64,128,10 --activation relu --init he --l1 1e-4 ...
     initreg sweep GRID_FILE --out DIR [--dask local:N | --scheduler tcp://HOST:PORT]
-    initreg bench [compare.py options]
+    initreg bench [--threads 1,2] [--configs ...] [--rounds N] [--json FILE]
 
 Exit status: 0 on success, 1 when a run failed (the report keeps what
 finished), 2 for bad arguments or an output directory that would be
@@ -23,7 +23,7 @@ def _report(args):
 
     start = time.perf_counter()
     try:
-        path, errors = run_report(args.dataset, args.out, quick=args.quick, seed=args.seed,
+        path, errors = run_report(args.dataset, out=args.out, quick=args.quick, seed=args.seed,
                                   force=args.force, progress=not args.no_progress)
     except OutputExists as exc:
         print(f"initreg report: {exc}", file=sys.stderr)
@@ -157,46 +157,30 @@ def _train(args):
     return 1 if hist.diverged or hist.interrupted else 0
 
 
-def _find_compare_script():
-    """benchmarks/compare.py of a source checkout (it ships in the sdist, not
-    in the wheel): $INITREG_BENCHMARKS, ./benchmarks, or beside the package."""
-    import os
-    from pathlib import Path
-
-    import initreg
-    candidates = [os.environ.get("INITREG_BENCHMARKS"), "benchmarks",
-                  Path(initreg.__file__).resolve().parent.parent / "benchmarks"]
-    for c in candidates:
-        if c and (Path(c) / "compare.py").is_file():
-            return Path(c) / "compare.py"
-    return None
-
-
 def _bench(script_args):
-    import runpy
-
-    script = _find_compare_script()
-    if script is None:
-        print("initreg bench: benchmarks/compare.py not found. It is part of the source "
-              "distribution: run from a checkout (or set INITREG_BENCHMARKS to its "
-              "benchmarks/ directory).", file=sys.stderr)
-        return 2
-    sys.argv = [str(script), *script_args]
     try:
-        runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as exc:
+        from initreg.bench import main as bench_main
+    except ImportError as exc:
+        print(f"initreg bench: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return bench_main(script_args)
+    except SystemExit as exc:  # argparse's --help and usage errors
         return exc.code or 0
-    return 0
 
 
 def build_parser():
+    from initreg._vocabulary import ACTIVATION_ALIASES, ACTIVATIONS, L1_MODES
+    from initreg.datasets import DATASETS
+    from initreg.init import names as init_names
+    from initreg.optim import DEFAULT_L1_MODE, DEFAULT_LR, DEFAULT_MOMENTUM
+
     parser = argparse.ArgumentParser(
         prog="initreg",
         description="Weight-initialization and L1/L2-regularization experiments on dense "
                     "networks, on a compiled CPU core.")
     sub = parser.add_subparsers(dest="command", required=True)
-    datasets = ("digits (embedded, default), spirals, moons, circles, mnist:DIR, "
-                "npz:PATH, csv:PATH")
+    datasets = f"{', '.join(DATASETS)} (default: digits), mnist:DIR, npz:PATH or csv:PATH"
 
     rep = sub.add_parser("report", help="run the experiments and write an HTML report",
                          description="Run the initialization and regularization experiments "
@@ -218,14 +202,15 @@ def build_parser():
     tr.add_argument("--layers", type=_layers, default=None,
                     help="comma-separated sizes, input to output (default: n_features,128,"
                          "n_classes)")
-    tr.add_argument("--activation", default="relu")
-    tr.add_argument("--init", default="he")
+    tr.add_argument("--activation", default="relu",
+                    choices=(*ACTIVATIONS, *ACTIVATION_ALIASES))
+    tr.add_argument("--init", default="he", choices=init_names(), metavar="INIT",
+                    help=f"one of {', '.join(init_names())} (default: he)")
     tr.add_argument("--l1", type=float, default=0.0)
     tr.add_argument("--l2", type=float, default=0.0)
-    tr.add_argument("--l1-mode", default="subgradient",
-                    choices=("subgradient", "proximal", "cumulative"))
-    tr.add_argument("--lr", type=float, default=0.05)
-    tr.add_argument("--momentum", type=float, default=0.9)
+    tr.add_argument("--l1-mode", default=DEFAULT_L1_MODE, choices=tuple(L1_MODES))
+    tr.add_argument("--lr", type=float, default=DEFAULT_LR)
+    tr.add_argument("--momentum", type=float, default=DEFAULT_MOMENTUM)
     tr.add_argument("--epochs", type=int, default=20)
     tr.add_argument("--batch-size", type=int, default=32)
     tr.add_argument("--dtype", default="float32", choices=("float32", "float64"))
@@ -251,18 +236,18 @@ def build_parser():
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(run=_sweep)
 
-    be = sub.add_parser("bench", help="side-by-side timing table (benchmarks/compare.py)",
-                        description="Run benchmarks/compare.py: initreg against NumPy, "
-                                    "PyTorch, scikit-learn and the GEMM floor.  Arguments "
-                                    "after 'bench' go to the script (try: initreg bench "
+    be = sub.add_parser("bench", help="side-by-side timing table against NumPy, PyTorch, "
+                                      "scikit-learn and the GEMM floor",
+                        description="Time training steps of initreg against NumPy, PyTorch, "
+                                    "scikit-learn and the GEMM floor (try: initreg bench "
                                     "--help).", add_help=False)
-    be.add_argument("args", nargs=argparse.REMAINDER)  # parsed by compare.py, see main()
+    be.add_argument("args", nargs=argparse.REMAINDER)  # parsed by initreg.bench, see main()
     return parser
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:  # every option after it belongs to compare.py
+    if argv[:1] == ["bench"]:  # every option after it belongs to initreg.bench
         return _bench(argv[1:])
     args = build_parser().parse_args(argv)
     return args.run(args)

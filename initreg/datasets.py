@@ -7,7 +7,9 @@ Everything here returns ``(X, y)`` with ``X`` float32 of shape
 - :func:`load_digits`: 1,797 8x8 handwritten digits shipped inside the
   package (UCI, CC BY 4.0), so the default experiments need no download.
 - :func:`make_spirals`, :func:`make_moons`, :func:`make_circles`,
-  :func:`make_blobs`: seeded 2-D sets for decision-boundary pictures.
+  :func:`make_blobs`, :func:`make_xor`: seeded 2-D sets for
+  decision-boundary pictures.
+- :data:`DATASETS`: the names the experiments and the command line know.
 - :func:`load_mnist`: MNIST / Fashion-MNIST IDX files already on disk.
 - :func:`load_npz`, :func:`load_csv`: your own data.
 - :func:`train_test_split`, :func:`standardize`.
@@ -16,15 +18,16 @@ from __future__ import annotations
 
 import gzip
 import math
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from initreg import _npz
 from initreg._validation import as_float_array, check_float, check_int, check_memory
 
 __all__ = ["load_digits", "make_spirals", "make_moons", "make_circles", "make_blobs",
-           "load_mnist", "load_npz", "load_csv", "train_test_split", "standardize"]
+           "make_xor", "DATASETS", "load_mnist", "load_npz", "load_csv", "train_test_split",
+           "standardize"]
 
 _DATA = Path(__file__).parent / "data"
 
@@ -68,7 +71,7 @@ def _finish(X, y, rng):
     return X[order].astype(np.float32), y[order].astype(np.int64)
 
 
-def make_spirals(n_samples=600, n_classes=2, noise=0.2, turns=1.5, seed=None):
+def make_spirals(n_samples=600, *, n_classes=2, noise=0.2, turns=1.5, seed=None):
     """Interleaved spiral arms, one per class (not linearly separable).
 
     Arm k is r (cos(t + 2 pi k / n_classes), sin(...)) with r and t growing
@@ -90,7 +93,7 @@ def make_spirals(n_samples=600, n_classes=2, noise=0.2, turns=1.5, seed=None):
     return _finish(np.concatenate(Xs), np.concatenate(ys), rng)
 
 
-def make_moons(n_samples=600, noise=0.1, seed=None):
+def make_moons(n_samples=600, *, noise=0.1, seed=None):
     """Two interleaving half circles (classes 0 and 1) plus Gaussian noise."""
     n_samples = check_int(n_samples, "n_samples", low=2)
     noise = check_float(noise, "noise", low=0)
@@ -103,7 +106,7 @@ def make_moons(n_samples=600, noise=0.1, seed=None):
     return _finish(X, np.r_[np.zeros(n0), np.ones(n1)], rng)
 
 
-def make_circles(n_samples=600, noise=0.05, factor=0.5, seed=None):
+def make_circles(n_samples=600, *, noise=0.05, factor=0.5, seed=None):
     """An outer circle (class 0) around an inner one of radius ``factor``
     (class 1), plus Gaussian noise."""
     n_samples = check_int(n_samples, "n_samples", low=2)
@@ -119,7 +122,7 @@ def make_circles(n_samples=600, noise=0.05, factor=0.5, seed=None):
     return _finish(X, np.r_[np.zeros(n0), np.ones(n1)], rng)
 
 
-def make_blobs(n_samples=600, centers=3, n_features=2, std=1.0, box=(-10.0, 10.0), seed=None):
+def make_blobs(n_samples=600, *, centers=3, n_features=2, std=1.0, box=(-10.0, 10.0), seed=None):
     """Isotropic Gaussian blobs: ``centers`` centres drawn uniformly in the
     ``box``, ``std`` around each."""
     n_samples = check_int(n_samples, "n_samples", low=1)
@@ -133,6 +136,32 @@ def make_blobs(n_samples=600, centers=3, n_features=2, std=1.0, box=(-10.0, 10.0
     counts = _split_counts(n_samples, centers)
     X = np.concatenate([c[k] + rng.normal(0, std, (n, n_features)) for k, n in enumerate(counts)])
     return _finish(X, np.repeat(np.arange(centers), counts), rng)
+
+
+def make_xor(n_samples=600, *, noise=0.1, seed=None):
+    """The XOR pattern: points uniform on [-1, 1]^2 (kept 0.05 away from the
+    axes), class 1 where x1 x2 > 0, plus Gaussian noise of std ``noise``
+    on the positions.  No straight line separates the classes."""
+    n_samples = check_int(n_samples, "n_samples", low=1)
+    noise = check_float(noise, "noise", low=0)
+    _check_size(n_samples, 2)
+    rng = _rng(seed)
+    X = rng.uniform(0.05, 1.0, (n_samples, 2)) * rng.choice([-1.0, 1.0], (n_samples, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    X += rng.normal(0, noise, X.shape)
+    return _finish(X, y, rng)
+
+
+def _digits(seed=None):
+    return load_digits()
+
+
+#: The datasets known by name to the experiments, ``initreg train``, grid
+#: files and the playground: name -> ``f(seed=...) -> (X, y)`` (the
+#: generators with their default sizes).  Files are named "mnist:DIR",
+#: "npz:PATH" or "csv:PATH".
+DATASETS = {"digits": _digits, "spirals": make_spirals, "moons": make_moons,
+            "circles": make_circles, "blobs": make_blobs, "xor": make_xor}
 
 
 def _read_idx(path):
@@ -153,7 +182,7 @@ def _read_idx(path):
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def load_mnist(directory, kind="train"):
+def load_mnist(directory, *, kind="train"):
     """MNIST or Fashion-MNIST from the standard IDX files in ``directory``.
 
     Looks for ``train-images-idx3-ubyte`` / ``train-labels-idx1-ubyte``
@@ -183,24 +212,23 @@ def load_mnist(directory, kind="train"):
     return X, labels.astype(np.int64)
 
 
-def load_npz(path, x_key="X", y_key="y"):
+#: The dtypes :func:`load_npz` accepts for X and y.
+NUMERIC_DTYPES = tuple(np.dtype(c) for c in "efdbhilqBHILQ")
+
+
+def load_npz(path, *, x_key="X", y_key="y"):
     """(X, y) from an .npz file holding arrays ``x_key`` and ``y_key``.
-    Never unpickles: object arrays are refused."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory, not an .npz file")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in (x_key, y_key) if k not in f.files]
-            if missing:
-                raise ValueError(f"{path} has no array {missing[0]!r}; it holds {f.files}")
-            X, y = f[x_key], f[y_key]
-    except (zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file: {exc}") from None
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ValueError(f"{path} holds object arrays; initreg does not unpickle") from None
-        raise
+    Never unpickles: object arrays are refused, like any array that is not
+    of real numbers; headers are checked, and memory, before data is read."""
+    with _npz.open_archive(path, ".npz file") as (members, z):
+        missing = [k for k in (x_key, y_key) if k not in members]
+        if missing:
+            raise _npz.Refused(f"no array {missing[0]!r}; it holds {sorted(members)}")
+        headers = {k: _npz.header(z, members[k], k, None, NUMERIC_DTYPES)
+                   for k in (x_key, y_key)}
+        check_memory(sum(math.prod(shape) * 8 for shape, _, _ in headers.values()) * 2,
+                     f"the arrays of {path}")
+        X, y = (_npz.read_array(z, members[k], *headers[k]) for k in (x_key, y_key))
     return _xy(X, y, path)
 
 
@@ -216,7 +244,7 @@ def _xy(X, y, source):
     return X, y
 
 
-def load_csv(path, target=-1, delimiter=",", skip_header=None):
+def load_csv(path, *, target=-1, delimiter=",", skip_header=None):
     """(X, y) from a numeric CSV file; ``target`` is the label column, by
     index or, when the file has a header line, by name.  A header is detected
     when the first line is not numeric (or forced with ``skip_header``)."""
@@ -248,7 +276,7 @@ def load_csv(path, target=-1, delimiter=",", skip_header=None):
     return _xy(np.delete(data, target % data.shape[1], axis=1), y, path)
 
 
-def train_test_split(X, y, test_size=0.25, seed=None, stratify=False):
+def train_test_split(X, y, *, test_size=0.25, seed=None, stratify=False):
     """Shuffle and split (X, y) into train and test parts.
 
     test_size : float in (0, 1) -- a fraction -- or an int number of samples.

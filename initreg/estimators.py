@@ -6,6 +6,11 @@ input, ``get_params``/``set_params``, ``classes_``, ``n_features_in_`` -- and
 train with initreg's compiled core.  The penalties are initreg's: ``l2`` adds
 ``l2 * sum W**2`` to the mean loss (scikit-learn's ``alpha`` is
 ``2 * batch_size * l2``; see :mod:`initreg.regularization`).
+
+Their defaults follow scikit-learn's ``MLPClassifier(solver="sgd")``
+(``lr=0.001`` like its ``learning_rate_init``, ``momentum=0.9``, 200 epochs),
+not initreg's own (:data:`initreg.optim.DEFAULT_LR`), so that code moved
+from scikit-learn trains the same way.
 """
 from __future__ import annotations
 
@@ -22,9 +27,10 @@ except ImportError as exc:  # pragma: no cover - exercised without scikit-learn
     raise ImportError("initreg.MLPClassifier and MLPRegressor need scikit-learn: "
                       'pip install "initreg[sklearn]"') from exc
 
+from initreg.callbacks import EarlyStopping
 from initreg.datasets import train_test_split
 from initreg.model import MLP
-from initreg.optim import SGD
+from initreg.optim import DEFAULT_L1_MODE, SGD
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -35,7 +41,7 @@ class _BaseMLP(BaseEstimator):
     _output = None
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto", l1=0.0,
-                 l2=0.0, l1_mode="subgradient", lr=0.001, momentum=0.9, nesterov=False,
+                 l2=0.0, l1_mode=DEFAULT_L1_MODE, lr=0.001, momentum=0.9, nesterov=False,
                  batch_size=32, epochs=200, dtype="auto", random_state=None,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  shuffle=True, verbose=False, warm_start=False):
@@ -75,9 +81,9 @@ class _BaseMLP(BaseEstimator):
             return int(self.random_state) % 2**32
         return int(check_random_state(self.random_state).randint(2**31))
 
-    def _optimizer(self):
-        return SGD(lr=self.lr, momentum=self.momentum, nesterov=self.nesterov, l1=self.l1,
-                   l2=self.l2, l1_mode=self.l1_mode)
+    def _optimizer_settings(self):
+        return dict(lr=self.lr, momentum=self.momentum, nesterov=self.nesterov, l1=self.l1,
+                    l2=self.l2, l1_mode=self.l1_mode)
 
     def _model_dtype(self, X):
         if self.dtype == "auto":
@@ -91,26 +97,30 @@ class _BaseMLP(BaseEstimator):
         self.model_ = MLP([X.shape[1], *self._hidden(), n_out], activation=self.activation,
                           init=init, output=self._output, dtype=self._model_dtype(X),
                           seed=self._seed())
+        self.__dict__.pop("_optimizer_", None)  # its state belonged to the old model
 
-    def _train(self, X, t, epochs):
-        validation, early = None, None
+    def _train(self, X, t, epochs, incremental):
+        """Train ``epochs`` epochs.  ``fit`` starts a fresh optimizer (a warm
+        start keeps the weights only, as scikit-learn's MLP does);
+        ``partial_fit`` continues the optimizer's state with the current
+        settings (``set_params`` between calls takes effect, momentum kept)."""
+        if incremental and hasattr(self, "_optimizer_"):
+            self._optimizer_.set(**self._optimizer_settings())
+        else:
+            self._optimizer_ = SGD(**self._optimizer_settings())
+        validation, callbacks = None, []
         if self.early_stopping and epochs > 0:
             stratify = self._output == "softmax"
             X, Xv, t, tv = train_test_split(X, t, test_size=self.validation_fraction,
                                             seed=self._seed(), stratify=stratify)
-            validation, early = (Xv, tv), self.n_iter_no_change
-        # One optimiser object for as long as its settings stand, so that
-        # partial_fit and warm starts continue its momentum; set_params
-        # changing a setting gives a fresh one.
-        optimizer = self._optimizer()
-        if getattr(self, "_optimizer_", None) != optimizer:
-            self._optimizer_ = optimizer
-        # seed=None: the model's own stream, reproducible from random_state
-        # and different at every call (each epoch of partial_fit reshuffles)
+            validation = (Xv, tv)
+            callbacks.append(EarlyStopping(self.n_iter_no_change))
+        # seed=None: the model's own stream, reproducible from random_state;
+        # every epoch (of partial_fit too) gets a new order
         history = self.model_.fit(X, t, epochs=epochs, batch_size=self.batch_size,
                                   optimizer=self._optimizer_, validation_data=validation,
                                   shuffle=self.shuffle, progress=self.verbose,
-                                  early_stopping=early)
+                                  callbacks=callbacks)
         self.history_ = history
         self.n_iter_ = getattr(self, "n_iter_", 0) + history.n_epochs
         self.loss_curve_ = list(history.loss)
@@ -155,7 +165,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  f"{len(self.classes_)} class")
             self._build(X, len(self.classes_))
             self.n_iter_ = 0
-        return self._train(X, self._encode(y), self.epochs)
+        return self._train(X, self._encode(y), self.epochs, incremental=False)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch on (X, y).  The first call needs ``classes`` (all labels)."""
@@ -173,7 +183,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"classes {np.unique(classes)} differ from the first call's "
                              f"{self.classes_}")
-        return self._train(X, self._encode(y), 1)
+        return self._train(X, self._encode(y), 1, incremental=True)
 
     def _encode(self, y):
         idx = np.searchsorted(self.classes_, y)
@@ -228,7 +238,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             self._build(X, 1 if y.ndim == 1 else y.shape[1])
             self._set_target_scale(y)
             self.n_iter_ = 0
-        return self._train(X, self._scale(y), self.epochs)
+        return self._train(X, self._scale(y), self.epochs, incremental=False)
 
     def partial_fit(self, X, y):
         """One epoch on (X, y)."""
@@ -239,7 +249,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             self._build(X, 1 if y.ndim == 1 else y.shape[1])
             self._set_target_scale(y)
             self.n_iter_ = 0
-        return self._train(X, self._scale(y), 1)
+        return self._train(X, self._scale(y), 1, incremental=True)
 
     def _set_target_scale(self, y):
         self._y_1d = y.ndim == 1

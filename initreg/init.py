@@ -1,21 +1,23 @@
 """Weight initializers.
 
-Every initializer has the signature ``f(shape, *, rng=None, dtype=np.float32)``
-plus its own keyword parameters, where ``shape = (fan_in, fan_out)`` is the
-shape of a layer's weight matrix (``Z = X @ W + b``) and ``rng`` is a
+Every initializer has one calling convention,
+``f(shape=None, *, rng=None, dtype=np.float32, **params)``: with
+``shape = (fan_in, fan_out)``, the shape of a layer's weight matrix
+(``Z = X @ W + b``), it returns an array drawn with ``rng`` (a
 :class:`numpy.random.Generator` or an int seed; the same seed gives the same
-array.  Called without a shape, a parametrised initializer returns an
-:class:`Initializer` to hand to :class:`initreg.MLP`::
+array); without a shape it returns an :class:`Initializer`, the same
+initializer with its parameters bound, to hand to :class:`initreg.MLP`::
 
-    ir.init.he_normal((784, 256), rng=0)        # an array
+    ir.init.he_normal((784, 256), rng=0)                   # an array
     ir.MLP([784, 256, 10], init=ir.init.normal(std=0.1))   # a recipe
+    ir.init.normal(std=0.1)((784, 256), rng=0)             # the recipe's array
 
 The variances, with n_in = fan_in and n_out = fan_out:
 
 ==================  ==============================  ===========================
 initreg             distribution                    reference
 ==================  ==============================  ===========================
-xavier_normal       N(0, 1/n_in)                    the seed note's derivation
+xavier_normal       N(0, 1/n_in)                    deeplearning.ai notes
 xavier_uniform      U(+-sqrt(3/n_in)), var 1/n_in   same variance, uniform
 glorot_normal       N(0, 2/(n_in+n_out))            Glorot & Bengio (2010)
 glorot_uniform      U(+-sqrt(6/(n_in+n_out)))       their "normalized" init
@@ -41,12 +43,13 @@ import numpy as np
 
 from initreg._validation import (check_choice, check_dtype, check_float, check_int,
                                  check_memory)
+from initreg._vocabulary import activation as _activation
 
 __all__ = [
     "Initializer", "zeros", "constant", "normal", "uniform",
     "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
     "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
-    "orthogonal", "variance_scaling", "gain", "get", "names", "as_rng",
+    "orthogonal", "variance_scaling", "gain", "get", "names", "INITIALIZERS", "as_rng",
     "SMALL_STD", "LARGE_STD", "lsuv", "describe", "restore",
 ]
 
@@ -88,9 +91,10 @@ def _fans(shape):
 
 
 class Initializer:
-    """An initializer with its parameters bound: ``init(shape, rng=, dtype=)``.
+    """An initializer with its parameters bound: ``init(shape, *, rng=None,
+    dtype=np.float32)`` returns an array.
 
-    Returned by the parametrised initializers when called without a shape.
+    Returned by every initializer called without a shape.
     """
 
     def __init__(self, func, **params):
@@ -135,9 +139,11 @@ def _truncated_normal(shape, std, rng, dtype):
     return _finish(std * z, dtype)
 
 
-def zeros(shape, *, rng=None, dtype=np.float32):
+def zeros(shape=None, *, rng=None, dtype=np.float32):
     """All zeros: every unit of a layer computes the same thing and gets the
     same gradient, so the symmetry is never broken."""
+    if shape is None:
+        return Initializer(zeros)
     return np.zeros(_fans(shape), dtype=check_dtype(dtype))
 
 
@@ -165,58 +171,73 @@ def uniform(shape=None, *, limit=1.0, rng=None, dtype=np.float32):
     return _uniform(shape, limit, rng, dtype)
 
 
-def xavier_normal(shape, *, rng=None, dtype=np.float32):
-    """N(0, 1/fan_in): the derivation that keeps Var(a) equal across layers
-    for tanh near 0 (zero-mean i.i.d. weights and inputs, zero biases)."""
+def xavier_normal(shape=None, *, rng=None, dtype=np.float32):
+    """N(0, 1/fan_in): the derivation of the deeplearning.ai notes (after
+    Glorot & Bengio 2010) that keeps Var(a) equal across layers for tanh near
+    0 (zero-mean i.i.d. weights and inputs, zero biases)."""
+    if shape is None:
+        return Initializer(xavier_normal)
     fan_in, _ = _fans(shape)
     return _normal(shape, math.sqrt(1.0 / fan_in), rng, dtype)
 
 
-def xavier_uniform(shape, *, rng=None, dtype=np.float32):
-    """U(+-sqrt(3/fan_in)): the same variance 1/fan_in as xavier_normal."""
+def xavier_uniform(shape=None, *, rng=None, dtype=np.float32):
+    """U(+-sqrt(3/fan_in)): the same variance 1/fan_in as xavier_normal.
+    Keras and JAX call this ``lecun_uniform`` (also available by that name)."""
+    if shape is None:
+        return Initializer(xavier_uniform)
     fan_in, _ = _fans(shape)
     return _uniform(shape, math.sqrt(3.0 / fan_in), rng, dtype)
 
 
-def glorot_normal(shape, *, rng=None, dtype=np.float32):
+def glorot_normal(shape=None, *, rng=None, dtype=np.float32):
     """N(0, 2/(fan_in + fan_out)), Glorot & Bengio (2010): a compromise
     between keeping forward (1/fan_in) and backward (1/fan_out) variances.
     PyTorch calls this ``xavier_normal_``."""
+    if shape is None:
+        return Initializer(glorot_normal)
     fan_in, fan_out = _fans(shape)
     return _normal(shape, math.sqrt(2.0 / (fan_in + fan_out)), rng, dtype)
 
 
-def glorot_uniform(shape, *, rng=None, dtype=np.float32):
+def glorot_uniform(shape=None, *, rng=None, dtype=np.float32):
     """U(+-sqrt(6/(fan_in + fan_out))), Glorot & Bengio's (2010) "normalized
     initialization", eq. 16 (Keras's default; PyTorch's ``xavier_uniform_``)."""
+    if shape is None:
+        return Initializer(glorot_uniform)
     fan_in, fan_out = _fans(shape)
     return _uniform(shape, math.sqrt(6.0 / (fan_in + fan_out)), rng, dtype)
 
 
-def he_normal(shape, *, rng=None, dtype=np.float32):
+def he_normal(shape=None, *, rng=None, dtype=np.float32):
     """N(0, 2/fan_in), He et al. (2015): ReLU zeroes half of its inputs, so
     the weights need twice the variance (PyTorch's ``kaiming_normal_``)."""
+    if shape is None:
+        return Initializer(he_normal)
     fan_in, _ = _fans(shape)
     return _normal(shape, math.sqrt(2.0 / fan_in), rng, dtype)
 
 
-def he_uniform(shape, *, rng=None, dtype=np.float32):
+def he_uniform(shape=None, *, rng=None, dtype=np.float32):
     """U(+-sqrt(6/fan_in)): variance 2/fan_in."""
+    if shape is None:
+        return Initializer(he_uniform)
     fan_in, _ = _fans(shape)
     return _uniform(shape, math.sqrt(6.0 / fan_in), rng, dtype)
 
 
-def lecun_normal(shape, *, rng=None, dtype=np.float32):
+def lecun_normal(shape=None, *, rng=None, dtype=np.float32):
     """Truncated normal with variance 1/fan_in (LeCun et al. 1998; the
     Keras/JAX ``lecun_normal``, used with SELU)."""
+    if shape is None:
+        return Initializer(lecun_normal)
     fan_in, _ = _fans(shape)
     return _truncated_normal(shape, math.sqrt(1.0 / fan_in) / _TRUNCATED_STD, rng, dtype)
 
 
-def lecun_uniform(shape, *, rng=None, dtype=np.float32):
-    """U(+-sqrt(3/fan_in)): variance 1/fan_in."""
-    fan_in, _ = _fans(shape)
-    return _uniform(shape, math.sqrt(3.0 / fan_in), rng, dtype)
+#: U(+-sqrt(3/fan_in)), variance 1/fan_in: the same distribution as
+#: :func:`xavier_uniform`, under the name Keras and JAX give it.
+lecun_uniform = xavier_uniform
 
 
 def orthogonal(shape=None, *, gain=1.0, rng=None, dtype=np.float32):
@@ -260,75 +281,74 @@ def variance_scaling(shape=None, *, scale=1.0, mode="fan_in",
 
 def gain(activation, param=None):
     """PyTorch's recommended gain for an activation (``calculate_gain``):
-    linear/identity/sigmoid 1, tanh 5/3, relu sqrt(2),
-    leaky_relu sqrt(2 / (1 + slope^2)) with slope ``param`` (default 0.01)."""
-    name = check_choice(activation, "activation",
-                        ("linear", "identity", "sigmoid", "tanh", "relu", "leaky_relu"))
-    if name in ("linear", "identity", "sigmoid"):
-        return 1.0
-    if name == "tanh":
-        return 5.0 / 3.0
-    if name == "relu":
-        return math.sqrt(2.0)
+    identity/sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu
+    sqrt(2 / (1 + slope^2)) with slope ``param`` (default 0.01)."""
     slope = 0.01 if param is None else check_float(param, "param")
-    return math.sqrt(2.0 / (1.0 + slope**2))
+    return _activation(activation).gain(slope)
 
 
-_REGISTRY = {
-    "zeros": zeros,
+#: The names ``MLP(init=...)`` and :func:`get` accept.  "xavier" is
+#: xavier_normal (the fan-in derivation), "glorot" glorot_uniform (the
+#: paper's normalized init), "he" he_normal, "lecun" lecun_normal, "small"
+#: N(0, 0.01^2), "large" N(0, 1), "normal" N(0, 1), "uniform" U(-1, 1),
+#: "constant" 0.5 everywhere.
+INITIALIZERS = {
+    "zeros": zeros(),
     "constant": constant(value=0.5),
     "normal": normal(std=1.0),
     "uniform": uniform(limit=1.0),
     "small": normal(std=SMALL_STD),
     "large": normal(std=LARGE_STD),
-    "xavier": xavier_normal,
-    "xavier_normal": xavier_normal,
-    "xavier_uniform": xavier_uniform,
-    "glorot": glorot_uniform,
-    "glorot_normal": glorot_normal,
-    "glorot_uniform": glorot_uniform,
-    "he": he_normal,
-    "he_normal": he_normal,
-    "he_uniform": he_uniform,
-    "lecun": lecun_normal,
-    "lecun_normal": lecun_normal,
-    "lecun_uniform": lecun_uniform,
+    "xavier": xavier_normal(),
+    "xavier_normal": xavier_normal(),
+    "xavier_uniform": xavier_uniform(),
+    "glorot": glorot_uniform(),
+    "glorot_normal": glorot_normal(),
+    "glorot_uniform": glorot_uniform(),
+    "he": he_normal(),
+    "he_normal": he_normal(),
+    "he_uniform": he_uniform(),
+    "lecun": lecun_normal(),
+    "lecun_normal": lecun_normal(),
+    "lecun_uniform": lecun_uniform(),
     "orthogonal": orthogonal(gain=1.0),
 }
 
 
 def names():
-    """The names :func:`get` (and ``MLP(init=...)``) understands."""
-    return tuple(_REGISTRY)
+    """The names :func:`get` (and ``MLP(init=...)``) understand."""
+    return tuple(INITIALIZERS)
 
 
 def get(init):
-    """Resolve an initializer name (see :func:`names`) or pass a callable
-    through.  "xavier" is xavier_normal (the seed derivation), "glorot" is
-    glorot_uniform (the paper's normalized init), "he" is he_normal, "lecun"
-    is lecun_normal, "small" is N(0, 0.01^2), "large" is N(0, 1), "normal"
-    is N(0, 1), "uniform" is U(-1, 1), "constant" is 0.5 everywhere."""
+    """Resolve an initializer name (see :data:`INITIALIZERS`) or pass a
+    callable ``f(shape, *, rng, dtype)`` through."""
     if callable(init):
         return init
-    if isinstance(init, str) and init in _REGISTRY:
-        return _REGISTRY[init]
+    if isinstance(init, str) and init in INITIALIZERS:
+        return INITIALIZERS[init]
     raise ValueError(f"unknown initializer {init!r}; known: {', '.join(names())} "
                      "(or pass a callable f(shape, *, rng, dtype))")
 
 
+_PUBLIC = ("zeros", "constant", "normal", "uniform", "xavier_normal", "xavier_uniform",
+           "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal",
+           "lecun_uniform", "orthogonal", "variance_scaling")
+
+
 def describe(init):
     """A JSON-able description of an ``init`` argument of :class:`initreg.MLP`
-    (a name, a function of this module, a parametrised :class:`Initializer`,
-    or a list of them); :func:`restore` is its inverse.  Other callables
-    cannot be stored: they are described by their repr."""
+    (a name, an initializer of this module with or without parameters, or a
+    list of them); :func:`restore` is its inverse.  Other callables cannot be
+    stored: they are described by their repr."""
     if isinstance(init, (list, tuple)):
         return [describe(i) for i in init]
     if isinstance(init, str):
         return init
-    if isinstance(init, Initializer):
+    if isinstance(init, Initializer) and init.name in _PUBLIC:
         return {"initializer": init.name, "params": dict(init.params)}
-    if getattr(init, "__module__", None) == __name__ and getattr(init, "__name__", "") in __all__:
-        return {"function": init.__name__}
+    if getattr(init, "__module__", None) == __name__ and getattr(init, "__name__", "") in _PUBLIC:
+        return {"initializer": init.__name__, "params": {}}
     return {"unsaved": repr(init)}
 
 
@@ -352,42 +372,44 @@ def restore(desc):
         return [restore(d) for d in desc]
     if isinstance(desc, str):
         return desc
-    if isinstance(desc, dict) and "initializer" in desc and desc["initializer"] in __all__:
-        return globals()[desc["initializer"]](**desc.get("params", {}))
-    if isinstance(desc, dict) and desc.get("function") in __all__:
-        return globals()[desc["function"]]
+    if isinstance(desc, dict) and desc.get("initializer") in _PUBLIC:
+        params = desc.get("params", {})
+        if not isinstance(params, dict):
+            raise ValueError(f"initializer parameters must be a table, got {params!r}")
+        return globals()[desc["initializer"]](**params)
+    if isinstance(desc, dict) and desc.get("function") in _PUBLIC:  # format version 1
+        return globals()[desc["function"]]()
     return _Unsaved(str(desc.get("unsaved", desc)) if isinstance(desc, dict) else str(desc))
 
 
 def lsuv(model, X, *, tol=0.05, max_iter=10, rng=None):
     """Layer-sequential unit-variance initialization (Mishkin & Matas 2015).
 
-    Re-initializes ``model`` in place: every weight matrix becomes orthogonal
-    (:func:`orthogonal`), biases zero; then, layer by layer from the input,
-    the weights are rescaled until the variance of that layer's
-    pre-activations on the batch ``X`` is within ``tol`` of 1 (at most
-    ``max_iter`` rescalings per layer).  Returns the final variance of each
-    layer.  Data-dependent, so it runs on a model, not on a shape.
+    Re-initializes ``model`` (an :class:`initreg.MLP`): every weight matrix
+    becomes orthogonal (:func:`orthogonal`), biases zero; then, layer by
+    layer from the input, the weights are rescaled until the variance of that
+    layer's pre-activations on the batch ``X`` is within ``tol`` of 1 (at most
+    ``max_iter`` rescalings per layer).  The work runs on a copy, and the
+    model's parameters are replaced in one piece at the end (RuntimeError,
+    model untouched, while another thread trains it).  Returns the final
+    variance of each layer.  Data-dependent, so it runs on a model, not on a
+    shape.
     """
-    from initreg.model import MLP  # the model module imports this one
-
-    if not isinstance(model, MLP):
+    if not callable(getattr(model, "_scratch_copy", None)):
         raise TypeError(f"lsuv needs an initreg.MLP, got {type(model).__name__}")
     tol = check_float(tol, "tol", low=0, low_open=True)
     max_iter = check_int(max_iter, "max_iter", low=1)
-    X = model._check_X(X)
     gen = as_rng(rng)
-    for w, b in zip(model.weights, model.biases):
+    scratch = model._scratch_copy()
+    for w in scratch.weights:
         w[...] = orthogonal(w.shape, rng=gen, dtype=w.dtype)
-        b[...] = 0
     variances = []
-    for layer in range(model.n_layers):
-        w = model.weights[layer]
+    for layer, w in enumerate(scratch.weights):
         for _ in range(max_iter):
-            var = float(model.trace(X).pre_activations[layer].var())
+            var = float(scratch.trace(X).pre_activations[layer].var())
             if not np.isfinite(var) or var == 0.0 or abs(var - 1.0) < tol:
                 break
             w /= np.sqrt(var).astype(w.dtype)
-        variances.append(float(model.trace(X).pre_activations[layer].var()))
-    model._forget_optimizer()  # momentum of the old weights means nothing now
+        variances.append(float(scratch.trace(X).pre_activations[layer].var()))
+    model._assign_parameters(scratch.parameters, reinitialized=True)
     return variances

@@ -7,37 +7,26 @@ engine, which trusts them.
 """
 from __future__ import annotations
 
-import threading
-import time
+import contextlib
+import numbers
 import warnings
-import weakref
 from typing import NamedTuple
 
 import numpy as np
 
+from initreg import _fit
 from initreg import init as _init
+from initreg import persistence
 from initreg._core import _kernels, _network
 from initreg._progress import Progress
 from initreg._validation import (MAX_DIM, as_float_array, as_labels, as_targets,
                                  check_choice, check_dtype, check_float, check_int,
                                  check_memory)
-from initreg.history import HIST_EDGES, SMALL_WEIGHT, History
-from initreg.optim import SGD
+from initreg._vocabulary import OUTPUTS, activation as _activation
+from initreg.history import History
+from initreg.optim import Optimizer
 
-__all__ = ["MLP", "LossBreakdown", "Trace", "ACTIVATIONS", "OUTPUTS"]
-
-#: Hidden-layer activations and their codes in the compiled core.
-ACTIVATIONS = {
-    "identity": _kernels.IDENTITY, "linear": _kernels.IDENTITY,
-    "tanh": _kernels.TANH, "sigmoid": _kernels.SIGMOID, "logistic": _kernels.SIGMOID,
-    "relu": _kernels.RELU, "leaky_relu": _kernels.LEAKY_RELU,
-}
-#: Output layers, each fused with its loss in the compiled core.
-OUTPUTS = {
-    "softmax": _network.SOFTMAX_XENT,  # cross-entropy on integer labels
-    "sigmoid": _network.SIGMOID_BCE,   # binary cross-entropy on 0/1 targets
-    "linear": _network.MSE,            # mean squared error
-}
+__all__ = ["MLP", "LossBreakdown", "Trace"]
 
 
 class Trace(NamedTuple):
@@ -70,10 +59,11 @@ class MLP:
         "identity" (alias "linear").
     init : str, callable or sequence of them
         Weight initializer for every layer, or one per layer: a name of
-        :func:`initreg.init.get` ("xavier", "glorot", "he", "small", ...) or a
-        callable ``f((fan_in, fan_out), *, rng, dtype) -> array``.
-    bias_init : float
-        Initial value of every bias.
+        :data:`initreg.init.INITIALIZERS` ("xavier", "glorot", "he", "small",
+        ...) or a callable ``f((fan_in, fan_out), *, rng, dtype) -> array``.
+    bias_init : float or callable
+        The value of every bias, or an initializer called with the shape
+        ``(1, fan_out)`` (``ir.init.normal(std=0.05)`` draws random biases).
     output : {"softmax", "sigmoid", "linear"}
         Output non-linearity and loss: softmax + cross-entropy on integer
         labels, sigmoid + binary cross-entropy on 0/1 targets, or identity +
@@ -88,20 +78,24 @@ class MLP:
     leaky_slope : float
         Negative-side slope of "leaky_relu", in [0, 1).
 
-    Attributes
-    ----------
-    weights : list of ndarray, shapes (fan_in, fan_out)
-    biases : list of ndarray, shapes (fan_out,)
-        Writable views into one flat parameter buffer (:attr:`parameters`):
-        writing into them changes the model.
+    Every argument is fixed once the model is built: the attributes that
+    describe it are read-only (:meth:`reinitialize` draws new weights from a
+    new seed).  :attr:`weights` and :attr:`biases` are writable views into
+    one flat parameter buffer (:attr:`parameters`): writing into them changes
+    the model.
     """
 
-    def __init__(self, layer_sizes, activation="tanh", init="xavier", bias_init=0.0,
+    def __init__(self, layer_sizes, *, activation="tanh", init="xavier", bias_init=0.0,
                  output="softmax", dtype="float32", seed=None, leaky_slope=0.01):
+        self._setup(layer_sizes, activation, init, bias_init, output, dtype, leaky_slope)
+        self._draw(seed)
+
+    # -- construction ---------------------------------------------------------
+
+    def _setup(self, layer_sizes, activation, init, bias_init, output, dtype, leaky_slope):
+        """Check the architecture and build the engine (parameters zero)."""
         sizes = self._check_sizes(layer_sizes)
         n_layers = len(sizes) - 1
-        # The architecture is fixed once built (read-only properties): the
-        # validation of every later call relies on it matching the engine.
         self._dtype = check_dtype(dtype)
         self._output = check_choice(output, "output", tuple(OUTPUTS))
         if self._output == "softmax" and sizes[-1] < 2:
@@ -110,28 +104,28 @@ class MLP:
         self._leaky_slope = check_float(leaky_slope, "leaky_slope", low=0, high=1,
                                         high_open=True)
         self._activations = self._per_hidden_layer(activation, n_layers)
-        self.bias_init = check_float(bias_init, "bias_init")
-        inits = init if isinstance(init, (list, tuple)) else [init] * n_layers
+        inits = list(init) if isinstance(init, (list, tuple)) else [init] * n_layers
         if len(inits) != n_layers:
             raise ValueError(f"init has {len(inits)} entries for {n_layers} layers")
         self._inits = [_init.get(i) for i in inits]
-        self.init = init
+        self._init = list(init) if isinstance(init, (list, tuple)) else init
+        if callable(bias_init):
+            self._bias_init = bias_init
+        else:
+            self._bias_init = check_float(bias_init, "bias_init")
         self._layer_sizes = tuple(sizes)
-
         check_memory(sum(a * b + b for a, b in zip(sizes, sizes[1:])) * self.dtype.itemsize * 4,
-                     f"layer sizes {sizes} (parameters, gradients, velocity, L1 state)")
-        codes = [ACTIVATIONS[a] for a in self.activations] + [_kernels.IDENTITY]
-        self._net = _network.Network(sizes, codes, [self.leaky_slope] * n_layers,
-                                     OUTPUTS[self.output], self.dtype == np.float64)
+                     f"layer sizes {sizes} (parameters, gradients and optimizer state)")
+        codes = [_activation(a).code for a in self._activations] + [_kernels.IDENTITY]
+        self._net = _network.Network(sizes, codes, [self._leaky_slope] * n_layers,
+                                     OUTPUTS[self._output], self._dtype == np.float64)
         params = self._net.params
-        self.weights = [params[w:w + fi * fo].reshape(fi, fo)
-                        for w, fi, fo, _ in self._net.layout()]
-        self.biases = [params[b:b + fo] for _, _, fo, b in self._net.layout()]
-        self._opt_ref = None
-        self.diverged = False
-        self.seed = self._initialize(seed)
-
-    # -- construction helpers -------------------------------------------------
+        self._weights = [params[w:w + fi * fo].reshape(fi, fo)
+                         for w, fi, fo, _ in self._net.layout()]
+        self._biases = [params[b:b + fo] for _, _, fo, b in self._net.layout()]
+        self._seed = None
+        self._epochs_trained = 0
+        self._diverged = False
 
     @staticmethod
     def _check_sizes(layer_sizes):
@@ -149,36 +143,75 @@ class MLP:
         names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
         if len(names) != n_hidden:
             raise ValueError(f"activation has {len(names)} entries for {n_hidden} hidden layers")
-        return tuple(check_choice(a, "activation", tuple(ACTIVATIONS)) for a in names)
+        return tuple(_activation(a).name for a in names)
 
-    def _initialize(self, seed):
+    def _draw(self, seed):
+        """Draw every layer's weights (and biases) from ``seed``'s streams.
+        Nothing changes unless every initializer succeeds."""
         if seed is not None:
             check_int(seed, "seed", low=0)
         seq = np.random.SeedSequence(seed)
-        for layer, (w, b, f, child) in enumerate(
-                zip(self.weights, self.biases, self._inits, seq.spawn(self.n_layers))):
+        values = []
+        for layer, (w, f, child) in enumerate(zip(self._weights, self._inits,
+                                                  seq.spawn(self.n_layers))):
             value = np.asarray(f(w.shape, rng=np.random.default_rng(child), dtype=self.dtype))
             if value.shape != w.shape:
                 raise ValueError(f"initializer {f!r} returned shape {value.shape} for "
                                  f"layer {layer}, expected {w.shape}")
-            if not np.isfinite(value).all():
-                raise ValueError(f"initializer {f!r} returned non-finite values for layer {layer}")
-            w[...] = value
-            b[...] = self.bias_init
-        self._shuffle_seq = seq.spawn(1)[0]  # fit's default shuffling stream
-        self._forget_optimizer()
-        self.diverged = False
-        return seq.entropy
-
-    def _forget_optimizer(self):
-        """New weights: the momentum and cumulative penalty are meaningless."""
-        self._net.reset_optimizer()
-        self._opt_ref = None
+            if callable(self._bias_init):
+                bias = np.asarray(self._bias_init((1, w.shape[1]), dtype=self.dtype,
+                                                  rng=np.random.default_rng(child.spawn(1)[0])))
+                if bias.shape != (1, w.shape[1]):
+                    raise ValueError(f"bias_init {self._bias_init!r} returned shape "
+                                     f"{bias.shape} for layer {layer}, expected "
+                                     f"{(1, w.shape[1])}")
+            else:
+                bias = np.full((1, w.shape[1]), self._bias_init)
+            for what, v in (("initializer", value), ("bias_init", bias)):
+                if not np.isfinite(np.asarray(v, dtype=np.float64)).all():
+                    raise ValueError(f"{what} returned non-finite values for layer {layer}")
+            values.append((value, bias[0]))
+        with self._exclusive():
+            for (value, bias), w, b in zip(values, self._weights, self._biases):
+                w[...] = value
+                b[...] = bias
+            self._seed = seq.entropy
+            self._epochs_trained = 0
+            self._diverged = False
 
     def reinitialize(self, seed=None):
-        """Draw fresh initial parameters (same architecture and initializers)."""
-        self.seed = self._initialize(seed)
+        """Draw fresh initial parameters (same architecture and initializers)
+        from ``seed`` (None: fresh entropy; ``net.seed`` repeats the model's
+        own draw).  An optimizer keeps its state: call its ``reset()`` to
+        start it afresh too."""
+        self._draw(seed)
         return self
+
+    def _scratch_copy(self):
+        """A model of the same architecture with its own, zero parameters."""
+        other = type(self).__new__(type(self))
+        other._setup(self.layer_sizes, self.activations, self._init, self._bias_init,
+                     self.output, self.dtype, self.leaky_slope)
+        other._seed = self._seed
+        return other
+
+    @contextlib.contextmanager
+    def _exclusive(self):
+        """Hold the engine's guard: RuntimeError, before anything is touched,
+        while another thread trains or predicts with this model."""
+        self._net.acquire()
+        try:
+            yield
+        finally:
+            self._net.release()
+
+    def _assign_parameters(self, values, *, reinitialized=False):
+        """Replace every parameter in one piece (under the guard)."""
+        with self._exclusive():
+            self._net.params[...] = values
+            if reinitialized:
+                self._epochs_trained = 0
+                self._diverged = False
 
     # -- description ----------------------------------------------------------
 
@@ -208,6 +241,33 @@ class MLP:
         return self._leaky_slope
 
     @property
+    def init(self):
+        """The ``init`` argument the weights were drawn with."""
+        return self._init
+
+    @property
+    def bias_init(self):
+        """The ``bias_init`` argument the biases were drawn with."""
+        return self._bias_init
+
+    @property
+    def seed(self):
+        """The entropy the initial parameters were drawn from (an int)."""
+        return self._seed
+
+    @property
+    def epochs_trained(self):
+        """Epochs :meth:`fit` has completed since the parameters were drawn
+        (it numbers the epochs' sample orders)."""
+        return self._epochs_trained
+
+    @property
+    def diverged(self):
+        """True after a step or fit met a non-finite loss or update (see
+        :class:`initreg.History`); cleared by the next fit that starts."""
+        return self._diverged
+
+    @property
     def n_layers(self):
         """Number of weight layers (hidden layers + the output layer)."""
         return len(self.layer_sizes) - 1
@@ -223,11 +283,21 @@ class MLP:
         then all biases.  :attr:`weights` and :attr:`biases` are views of it."""
         return self._net.params
 
+    @property
+    def weights(self):
+        """Per layer, the weight matrix (fan_in, fan_out): writable views."""
+        return list(self._weights)
+
+    @property
+    def biases(self):
+        """Per layer, the bias vector (fan_out,): writable views."""
+        return list(self._biases)
+
     def __repr__(self):
-        inner = [f"{n}" for n in self.layer_sizes]
         acts = ",".join(sorted(set(self.activations))) or "-"
-        return (f"MLP({' -> '.join(inner)}, activation={acts}, output={self.output}, "
-                f"init={self.init!r}, dtype={self.dtype.name}, params={self.n_params})")
+        return (f"MLP({' -> '.join(map(str, self.layer_sizes))}, activation={acts}, "
+                f"output={self.output}, init={self.init!r}, dtype={self.dtype.name}, "
+                f"params={self.n_params})")
 
     # -- input checks (the boundary) -----------------------------------------
 
@@ -254,12 +324,12 @@ class MLP:
         check_memory(self._net.workspace_bytes(rows), f"a batch of {rows} rows through "
                      f"layers {list(self.layer_sizes)} in one piece")
 
-    def _use_optimizer(self, optimizer):
-        if not isinstance(optimizer, SGD):
-            raise TypeError(f"optimizer must be an initreg.SGD, got {type(optimizer).__name__}")
-        if self._opt_ref is None or self._opt_ref() is not optimizer:
-            self._net.reset_optimizer()  # velocity etc. belong to one optimiser
-            self._opt_ref = weakref.ref(optimizer)
+    @staticmethod
+    def _check_optimizer(optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be an initreg optimizer (initreg.SGD, ...), got "
+                            f"{type(optimizer).__name__}")
+        return optimizer
 
     # -- inference ------------------------------------------------------------
 
@@ -315,7 +385,7 @@ class MLP:
         abs_sum, sq_sum, _ = self._net.penalty(l1, l2, regularize_bias, add_to_gradient)
         return l1 * abs_sum + l2 * sq_sum
 
-    def loss(self, X, y, l1=0.0, l2=0.0, regularize_bias=False):
+    def loss(self, X, y, *, l1=0.0, l2=0.0, regularize_bias=False):
         """The cost on (X, y): mean data loss + l1 sum|W| + l2 sum W^2 (over
         the weights; the biases too if ``regularize_bias``).
 
@@ -327,12 +397,12 @@ class MLP:
         penalty = self._penalty(l1, l2, regularize_bias)
         return LossBreakdown(data + penalty, data, penalty)
 
-    def loss_and_gradients(self, X, y, l1=0.0, l2=0.0, regularize_bias=False):
-        """The cost on the batch (X, y) and its gradient.
+    def loss_and_gradients(self, X, y, *, l1=0.0, l2=0.0, regularize_bias=False):
+        """The cost on the batch (X, y) and its gradient, in one piece.
 
-        Returns ``(loss, [(dW, db), ...])``: loss = mean data loss +
-        l1 sum|W| + l2 sum W^2, and per layer the gradients (copies) with
-        shapes of ``weights[l]`` and ``biases[l]``.  The penalty's gradient is
+        Returns ``(loss, grads)``: loss = mean data loss + l1 sum|W| +
+        l2 sum W^2, and per layer the gradients (copies) with shapes of
+        ``weights[l]`` and ``biases[l]``.  The penalty's gradient is
         l1 sign(W) + 2 l2 W, with sign(0) = 0.
         """
         l1 = check_float(l1, "l1", low=0)
@@ -347,25 +417,28 @@ class MLP:
         return data + penalty, grads
 
     def step(self, X, y, optimizer):
-        """One SGD step on the batch (X, y) with ``optimizer`` (an
-        :class:`initreg.SGD`); returns the batch's mean data loss before the
-        update.  A non-finite loss leaves the parameters unchanged and sets
-        :attr:`diverged`."""
+        """One training step on the batch (X, y) with ``optimizer`` (an
+        :class:`initreg.SGD`, ...), at the learning rate of its current
+        :attr:`~initreg.optim.Optimizer.epoch`.  Returns the batch's mean data
+        loss before the update.  A non-finite loss leaves the parameters and
+        the optimizer's state unchanged and sets :attr:`diverged`."""
         X, t = self._check_Xy(X, y)
         self._check_workspace(X.shape[0])
-        self._use_optimizer(optimizer)
-        status, loss, _ = self._net.step(X, t, **optimizer.engine_args())
+        state = self._check_optimizer(optimizer)._bind(self)
+        if optimizer.schedule is not None:
+            state.lr = optimizer.lr_at(optimizer.epoch)
+        status, loss, _ = self._net.step(X, t, state)
         if status != _network.OK:
-            self.diverged = True
+            self._diverged = True
         return loss
 
     # -- training -------------------------------------------------------------
 
-    def fit(self, X, y, epochs=10, batch_size=32, optimizer=None, validation_data=None,
+    def fit(self, X, y, *, epochs=10, batch_size=32, optimizer=None, validation_data=None,
             shuffle=True, record=False, progress=False, seed=None, callbacks=None,
-            early_stopping=None, raise_on_divergence=False):
-        """Minibatch SGD for ``epochs`` passes over (X, y); each epoch is one
-        call into the compiled core.
+            on_divergence="warn"):
+        """Minibatch training for ``epochs`` passes over (X, y); each epoch is
+        one call into the compiled core.
 
         Parameters
         ----------
@@ -373,11 +446,13 @@ class MLP:
         y : labels (n_samples,) for a softmax output; 0/1 targets
             (n_samples, n_outputs) or (n_samples,) for sigmoid; values for linear.
         epochs : int >= 0
+            Epochs to train in this call.
         batch_size : int >= 1
             Larger than n_samples means full-batch (it is clipped).
-        optimizer : SGD, default ``SGD(lr=0.01)``
-            Its L1/L2 penalties, momentum and schedule apply.  Calling ``fit``
-            again with the same object continues its momentum.
+        optimizer : Optimizer, default ``SGD()``
+            Its penalties, momentum and schedule apply, and it keeps its
+            state between calls: fitting again with the same object continues
+            where the last call stopped.
         validation_data : (X_val, y_val) or None
             Evaluated after every epoch (data loss and accuracy).
         shuffle : bool
@@ -388,206 +463,198 @@ class MLP:
         progress : bool
             Show a progress bar (tqdm if installed).
         seed : int or None
-            Seed of the shuffling; None draws it from the model's seed, so a
-            seeded model trains reproducibly.
+            Seed of the shuffling; None uses the model's :attr:`seed`.  The
+            order of the model's k-th epoch (k = :attr:`epochs_trained`)
+            depends on the seed and k alone, so a run continued from a
+            checkpoint with the same arguments sees the same orders as one
+            uninterrupted run.
         callbacks : list of callables ``cb(model, history, epoch) -> bool``
-            Called after every epoch; returning True stops training.
-        early_stopping : int or None
-            Patience: stop when the validation loss has not improved for that
-            many epochs, and restore the weights of the best epoch.
-        raise_on_divergence : bool
-            Raise FloatingPointError when the loss becomes non-finite, instead
-            of stopping with ``history.diverged`` set.
+            Called after every epoch; returning True stops training (see
+            :mod:`initreg.callbacks`, e.g. :class:`initreg.EarlyStopping`).
+        on_divergence : {"warn", "raise", "ignore"}
+            When the loss becomes non-finite: stop with a RuntimeWarning,
+            raise FloatingPointError, or stop silently; the history records
+            it in every case.
 
         Returns
         -------
         History
-            Also kept as ``self.history_``.  Divergence and Ctrl-C end training
-            cleanly, every parameter finite, the history covering the epochs
-            completed so far: after a non-finite loss or Ctrl-C the parameters
-            are those of the last completed step; after an update that
-            overflowed, that step is applied except for the elements that would
-            have become non-finite.
+            Also kept as ``self.history_``.  What the model holds after
+            divergence or Ctrl-C is stated in :class:`History`.
         """
-        X, t = self._check_Xy(X, y)
-        n = X.shape[0]
-        epochs = check_int(epochs, "epochs", low=0)
-        batch_size = min(check_int(batch_size, "batch_size", low=1), n)
-        optimizer = SGD() if optimizer is None else optimizer
-        self._use_optimizer(optimizer)
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (X_val, y_val)")
-            Xv = self._check_X(validation_data[0], "validation_data[0]")
-            tv = self._check_y(validation_data[1], Xv.shape[0], "validation_data[1]")
-        if early_stopping is not None:
-            early_stopping = check_int(early_stopping, "early_stopping", low=1)
-            if validation_data is None:
-                raise ValueError("early_stopping needs validation_data")
-        callbacks = list(callbacks or ())
-        if not all(callable(cb) for cb in callbacks):
-            raise TypeError("callbacks must be callables cb(model, history, epoch)")
-        if seed is not None:
-            check_int(seed, "seed", low=0)
-        rng = np.random.default_rng(seed if seed is not None else self._shuffle_seq.spawn(1)[0])
-
+        plan = _fit.plan(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                         validation_data=validation_data, shuffle=shuffle, record=record,
+                         progress=progress, seed=seed, callbacks=callbacks,
+                         on_divergence=on_divergence)
+        opt = plan.optimizer
+        state = opt._bind(self)
         hist = History()
-        if validation_data is not None:
+        if plan.validation is not None:
             hist.val_loss, hist.val_accuracy = np.zeros(0), np.zeros(0)
         self.history_ = hist
-        self.diverged = False
-        check_signals = threading.current_thread() is threading.main_thread()
-        n_batches = -(-n // batch_size)
-        per_sample = self.layer_sizes[-1] if self.output == "sigmoid" else 1
-        best_loss, best_params, waited = np.inf, None, 0
+        self._diverged = False
+        begun = []
         try:
-            with Progress(epochs, "fit", enabled=progress) as bar:
-                for epoch in range(epochs):
-                    lr = optimizer.lr_at(epoch)
-                    order = (rng.permutation(n) if shuffle else np.arange(n)).astype(np.int64)
-                    stats = np.zeros((self.n_layers, len(_network.STAT_COLUMNS))) if record else None
-                    losses = np.empty(n_batches)
-                    start = time.perf_counter()
-                    status, loss_sum, correct, seen, steps, pending = self._net.train_epoch(
-                        X, t, order, batch_size, stats=stats, batch_losses=losses,
-                        check_signals=check_signals, **optimizer.engine_args(lr))
-                    elapsed = time.perf_counter() - start
-                    hist.batch_loss = np.concatenate([hist.batch_loss, losses[:steps]])
-                    if status == _network.DIVERGED:
-                        hist.diverged, hist.diverged_epoch, self.diverged = True, epoch, True
-                        if not raise_on_divergence:
-                            warnings.warn(f"fit: non-finite loss in epoch {epoch}; stopped with "
-                                          "the parameters of the last finite step", RuntimeWarning,
-                                          stacklevel=2)
+            for cb in plan.callbacks:
+                if hasattr(cb, "on_train_begin"):
+                    cb.on_train_begin(self, hist)
+                begun.append(cb)
+            with Progress(plan.epochs, "fit", enabled=plan.progress) as bar:
+                for epoch in range(plan.epochs):
+                    record = _fit.run_epoch(self, plan, state, opt.lr_at(opt.epoch))
+                    hist.batch_loss = np.concatenate([hist.batch_loss, record.batch_losses])
+                    if record.status == _network.DIVERGED:
+                        hist.diverged, hist.diverged_epoch = True, epoch
+                        self._diverged = True
                         break
-                    if status == _network.INTERRUPTED:
+                    if record.status == _network.INTERRUPTED:
                         hist.interrupted = True
-                        warnings.warn(f"fit interrupted ({type(pending).__name__}) in epoch {epoch} "
-                                      f"after {steps} of {n_batches} batches; the model holds the "
-                                      "parameters of the last completed step", RuntimeWarning,
-                                      stacklevel=2)
+                        warnings.warn(f"fit interrupted ({type(record.pending).__name__}) in "
+                                      f"epoch {epoch}; the model holds the parameters of the "
+                                      "last completed step", RuntimeWarning, stacklevel=2)
                         break
-                    abs_sum, sq_sum, zeros = self._net.penalty(0.0, 0.0)  # one pass: weights
-                    if optimizer.regularize_bias:
-                        abs_sum, sq_sum, _ = self._net.penalty(0.0, 0.0, True)
-                    values = {
-                        "loss": loss_sum / seen,
-                        "penalty": optimizer.l1 * abs_sum + optimizer.l2 * sq_sum,
-                        "accuracy": np.nan if self.output == "linear"
-                        else correct / (seen * per_sample),
-                        "lr": lr, "epoch_time": elapsed,
-                        "sparsity": zeros / self._net.n_weights,
-                    }
-                    if validation_data is not None:
-                        val_loss, val_correct = self._net.evaluate(Xv, tv)
-                        values["val_loss"] = val_loss
-                        values["val_accuracy"] = (np.nan if self.output == "linear"
-                                                  else val_correct / tv.size)
-                    layer_stats = self._layer_stats(stats, seen, steps) if record else None
-                    hist._append_epoch(values, layer_stats,
-                                       self._weight_histograms() if record else None)
-                    bar.update(loss=values["loss"], **({"val_loss": values["val_loss"]}
-                                                       if validation_data is not None else {}))
-                    if early_stopping is not None:
-                        if values["val_loss"] < best_loss:
-                            best_loss, best_params, waited = values["val_loss"], \
-                                self._net.params.copy(), 0
-                            hist.best_epoch = epoch
-                        else:
-                            waited += 1
-                            if waited >= early_stopping:
-                                hist.stopped_early = True
-                                break
-                    if any(cb(self, hist, epoch) for cb in callbacks):
+                    hist._append_epoch(record.values, record.layer_stats, record.weight_hist)
+                    self._epochs_trained += 1
+                    opt.epoch += 1
+                    bar.update(loss=record.values["loss"],
+                               **({"val_loss": record.values["val_loss"]}
+                                  if plan.validation is not None else {}))
+                    if any([cb(self, hist, epoch) for cb in plan.callbacks]):
                         break
         except KeyboardInterrupt:
-            # Ctrl-C between epochs (inside one, the compiled loop stops by itself
-            # between two batches and reports it as INTERRUPTED above)
             hist.interrupted = True
             warnings.warn("fit interrupted (KeyboardInterrupt) between epochs; the model "
                           "holds the parameters of the last completed step", RuntimeWarning,
                           stacklevel=2)
-        if best_params is not None and hist.best_epoch != hist.n_epochs - 1:
-            self._net.params[...] = best_params
-        if hist.diverged and raise_on_divergence:
-            raise FloatingPointError(f"training diverged in epoch {hist.diverged_epoch} "
-                                     "(non-finite loss)")
+        finally:
+            for cb in begun:
+                if hasattr(cb, "on_train_end"):
+                    cb.on_train_end(self, hist)
+        if hist.diverged:
+            message = (f"training diverged in epoch {hist.diverged_epoch} (non-finite loss); "
+                       "see History.diverged for what the model holds")
+            if plan.on_divergence == "raise":
+                raise FloatingPointError(message)
+            if plan.on_divergence == "warn":
+                warnings.warn(message, RuntimeWarning, stacklevel=2)
         return hist
-
-    def _layer_stats(self, sums, seen, steps):
-        """Per-layer statistics of one epoch from the engine's sums."""
-        out = {k: np.zeros(self.n_layers) for k in
-               ("act_mean", "act_std", "grad_std", "weight_grad_std", "weight_std",
-                "weight_norm", "zero_fraction", "small_fraction")}
-        for l, w in enumerate(self.weights):
-            fan_out = w.shape[1]
-            n_act, n_w = seen * fan_out, max(steps, 1) * w.size
-            a_sum, a_sq, d_sum, d_sq, g_sum, g_sq = sums[l]
-            out["act_mean"][l] = a_sum / n_act
-            out["act_std"][l] = _std(a_sum, a_sq, n_act)
-            out["grad_std"][l] = _std(d_sum, d_sq, n_act)
-            out["weight_grad_std"][l] = _std(g_sum, g_sq, n_w)
-            w64 = w.astype(np.float64)
-            out["weight_std"][l] = w64.std()
-            out["weight_norm"][l] = np.sqrt((w64 * w64).sum())
-            out["zero_fraction"][l] = np.mean(w == 0)
-            out["small_fraction"][l] = np.mean(np.abs(w) < SMALL_WEIGHT)
-        return out
-
-    def _weight_histograms(self):
-        lo, hi = HIST_EDGES[0], HIST_EDGES[-1]
-        return np.stack([np.histogram(np.clip(w, lo, hi), bins=HIST_EDGES)[0] for w in self.weights])
 
     # -- persistence ----------------------------------------------------------
 
     def _config(self):
         """The architecture and construction arguments, as plain values."""
+        bias = self._bias_init if not callable(self._bias_init) else \
+            _init.describe(self._bias_init)
         return {"layer_sizes": list(self.layer_sizes), "activation": list(self.activations),
-                "init": _init.describe(self.init), "bias_init": self.bias_init,
+                "init": _init.describe(self._init), "bias_init": bias,
                 "output": self.output, "dtype": self.dtype.name,
-                "leaky_slope": self.leaky_slope, "seed": str(self.seed)}
+                "leaky_slope": self.leaky_slope, "seed": str(self.seed),
+                "epochs_trained": self.epochs_trained}
+
+    @staticmethod
+    def _expected_arrays(config):
+        """The arrays a saved configuration needs, by name and shape (its
+        layer sizes checked, and the memory they need)."""
+        model = config["model"]
+        if not isinstance(model, dict):
+            raise ValueError("the model configuration is not a table")
+        sizes = model.get("layer_sizes")
+        if not isinstance(sizes, list) or len(sizes) < 2 or not all(
+                isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                and 1 <= s <= MAX_DIM for s in sizes):
+            raise ValueError(f"layer_sizes must be a list of at least two sizes in "
+                             f"[1, {MAX_DIM}], got {str(sizes)[:200]}")
+        n = sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+        dtype = check_dtype(model.get("dtype"), "dtype")
+        check_memory(n * dtype.itemsize * 4, f"a model of layers {sizes[:20]}")
+        shapes = {"parameters": (n,)}
+        opt = config["optimizer"]
+        if opt is not None:
+            names = opt.get("buffers") if isinstance(opt, dict) else None
+            if not isinstance(names, list) or not all(isinstance(b, str) for b in names):
+                raise ValueError("the optimizer configuration does not list its arrays")
+            shapes.update({f"optimizer.{b}": (n,) for b in names})
+        return shapes
 
     @classmethod
     def _from_config(cls, config, parameters):
         """A model with the given configuration and parameter values."""
-        init = _init.restore(config["init"])
-        net = cls(config["layer_sizes"], config["activation"], "zeros", config["bias_init"],
-                  config["output"], config["dtype"], None, config["leaky_slope"])
-        net.init = init
-        net._inits = [_init.get(i) for i in (init if isinstance(init, list) else
-                                             [init] * net.n_layers)]
-        net.seed = int(config["seed"])
-        net._shuffle_seq = np.random.SeedSequence(net.seed).spawn(net.n_layers + 1)[-1]
-        if parameters.shape != net.parameters.shape:
-            raise ValueError(f"{parameters.size} parameters stored for a model of "
-                             f"{net.n_params}")
-        net.parameters[...] = parameters
+        try:
+            init = _init.restore(config["init"])
+            bias = config["bias_init"]
+            bias = _init.restore(bias) if isinstance(bias, (dict, list)) else bias
+            net = cls.__new__(cls)
+            net._setup(config["layer_sizes"], config["activation"], init, bias,
+                       config["output"], config["dtype"], config["leaky_slope"])
+            seed = int(config["seed"])
+            epochs_trained = check_int(config.get("epochs_trained", 0), "epochs_trained", low=0)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"the configuration does not describe a model: {exc!r}") from None
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        values = np.asarray(parameters)
+        if values.shape != net.parameters.shape:
+            raise ValueError(f"{values.size} parameters for a model of {net.n_params}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            cast = values.astype(net.dtype)
+        if not _kernels.all_finite(cast):
+            raise ValueError(f"the parameters hold NaN or infinity (as {net.dtype.name})")
+        net._net.params[...] = cast
+        net._seed, net._epochs_trained = seed, epochs_trained
         return net
 
-    def save(self, path):
-        """Write the model to ``path`` (an .npz file: architecture, parameters,
-        format version; no pickled objects).  Atomic: a temporary file in the
-        same directory is renamed over ``path``, so a crash never leaves a
-        half-written model.  The optimiser state is not saved."""
-        from initreg.persistence import save_model
-        save_model(self, path)
+    def save(self, path, *, optimizer=None):
+        """Write the model -- and, given ``optimizer``, that optimizer's
+        state -- to ``path``: an .npz file of the configuration (JSON), the
+        parameters and the optimizer's arrays, no pickled objects.  Atomic
+        (see :mod:`initreg.persistence`): a crash never leaves a half-written
+        file.  :meth:`load` reads the model back, :func:`initreg.load_checkpoint`
+        the model and the optimizer.
+
+        RuntimeError, and nothing written, while another thread trains this
+        model."""
+        config, arrays = {"model": None, "optimizer": None}, {}
+        if optimizer is not None:
+            if not self._check_optimizer(optimizer)._trains(self):
+                raise ValueError("optimizer holds the state of another model; save it with "
+                                 "that model")
+            state = optimizer.state_dict()
+            buffers = state.pop("buffers")
+            config["optimizer"] = {**state, "buffers": sorted(buffers)}
+            arrays.update({f"optimizer.{k}": v for k, v in buffers.items()})
+        with self._exclusive():
+            arrays["parameters"] = self.parameters.copy()
+            config["model"] = self._config()
+        persistence.write(path, config, arrays)
 
     @classmethod
     def load(cls, path):
-        """A model saved by :meth:`save`.  Raises ValueError for a truncated,
-        corrupt or foreign file, OSError (IsADirectoryError, FileNotFoundError)
-        for a wrong path."""
-        from initreg.persistence import load_model
-        return load_model(path)
+        """A model saved by :meth:`save` (an optimizer saved with it is not
+        read; see :func:`initreg.load_checkpoint`).  Raises ValueError naming
+        the file for a truncated, corrupt, oversized or foreign file, OSError
+        (IsADirectoryError, FileNotFoundError) for a wrong path."""
+        return cls._read(path)[0]
+
+    @classmethod
+    def _read(cls, path):
+        """(model, optimizer configuration or None, optimizer arrays)."""
+        config, arrays = persistence.read(path, cls._expected_arrays)
+        try:
+            net = cls._from_config(config["model"], arrays.pop("parameters"))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        buffers = {k.removeprefix("optimizer."): v for k, v in arrays.items()}
+        return net, config["optimizer"], buffers
 
     def __getstate__(self):
-        return {"config": self._config(), "parameters": self.parameters.copy(),
-                "diverged": self.diverged}
+        with self._exclusive():
+            return {"config": self._config(), "parameters": self.parameters.copy(),
+                    "diverged": self.diverged}
 
     def __setstate__(self, state):
         other = MLP._from_config(state["config"], state["parameters"])
         self.__dict__.update(other.__dict__)
-        self.diverged = state["diverged"]
+        self._diverged = state["diverged"]
 
     # -- layer-by-layer access (experiments) ----------------------------------
 
@@ -605,11 +672,5 @@ class MLP:
         self._check_workspace(X.shape[0])
         loss, activations, gradients = self._net.trace(X, t)
         inputs = [X] + activations[:-1]
-        pre = [a @ w + b for a, w, b in zip(inputs, self.weights, self.biases)]
+        pre = [a @ w + b for a, w, b in zip(inputs, self._weights, self._biases)]
         return Trace(pre, activations, gradients, loss)
-
-
-def _std(total, total_sq, count):
-    mean = total / count
-    return float(np.sqrt(max(total_sq / count - mean * mean, 0.0)))
-

@@ -1,91 +1,137 @@
-"""Saving and loading models: one .npz file, never pickled objects.
+"""Saved models: one .npz file of a JSON configuration and named arrays,
+never pickled objects.
 
-The file holds ``format`` ("initreg.MLP"), ``format_version``, ``config`` (JSON
-text: architecture, initializer description, dtype, seed) and ``parameters``
-(the flat buffer).  Writing is atomic: a temporary file in the target's
-directory, flushed to disk, then renamed over the target.
+The file (a zip archive of .npy members) holds ``format`` ("initreg.MLP"),
+``format_version``, ``config`` (JSON text: ``{"model": ..., "optimizer":
+...}``) and the arrays: ``parameters`` (the model's flat buffer) and, when
+an optimizer was saved with it, ``optimizer.<name>`` for each of its state
+arrays.  Format version 1 (initreg 0.1) held the model's configuration
+alone and is still read.
+
+:func:`write` is atomic (:func:`initreg._files.atomic_write`).  :func:`read`
+refuses a file before it allocates anything for it: it reads the member
+list, the format, the version and the configuration (at most
+:data:`MAX_CONFIG_BYTES`, nested at most :data:`MAX_JSON_DEPTH` deep) first,
+then every array's .npy header, and checks dtype, shape and size against what
+the configuration says the file must hold and against the memory available;
+only then are the arrays read, each exactly to its announced size
+(:mod:`initreg._npz`).  Every refusal is a ValueError naming the file and
+what is wrong.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
-from pathlib import Path
+import math
 
 import numpy as np
 
+from initreg import _npz
+from initreg._files import atomic_write
+from initreg._npz import Refused
+from initreg._validation import check_memory
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "MAX_CONFIG_BYTES",
+           "MAX_JSON_DEPTH", "write", "read"]
+
 FORMAT = "initreg.MLP"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+MAX_CONFIG_BYTES = 1 << 20
+MAX_JSON_DEPTH = 32
+# the three small members: each at most this many bytes of .npy
+_SMALL_MEMBER_BYTES = 4 * MAX_CONFIG_BYTES + 4096
 
-__all__ = ["save_model", "load_model", "FORMAT", "FORMAT_VERSION"]
+
+def write(path, config, arrays):
+    """Write ``config`` (JSON-able) and ``arrays`` (name -> ndarray) to
+    ``path`` atomically."""
+    text = json.dumps(config, allow_nan=False)
+
+    def fill(f):
+        np.savez_compressed(f, format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
+                            config=np.array(text), **arrays)
+
+    atomic_write(path, fill)
 
 
-def save_model(model, path):
-    """Write ``model`` to ``path`` atomically (the name is used as given)."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory; give a file name to save to")
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+def read(path, expect):
+    """Read a file written by :func:`write`.
+
+    ``expect(config) -> {name: shape}`` says which arrays the (version-2
+    shaped) configuration requires; it raises ValueError for a configuration
+    it cannot accept.  Returns ``(config, arrays)``, arrays of float32 or
+    float64 as stored."""
+    with _npz.open_archive(path, "saved initreg model") as (members, z):
+        return _read_model(members, z, expect)
+
+
+def _read_model(members, z, expect):
+    needed = {"format", "format_version", "config"}
+    if not needed <= set(members) or "parameters" not in members:
+        raise Refused(f"not an initreg model file (it holds {sorted(members)[:10]})")
+    fmt = _npz.read_small(z, members["format"], "U", _SMALL_MEMBER_BYTES)
+    if fmt.shape != () or str(fmt) != FORMAT:
+        raise Refused(f"holds {str(fmt)[:80]!r}, not an {FORMAT} model")
+    version = _npz.read_small(z, members["format_version"], "iu", _SMALL_MEMBER_BYTES)
+    if version.shape != () or int(version) not in READABLE_VERSIONS:
+        newer = version.shape == () and int(version) > FORMAT_VERSION
+        raise Refused(f"format version {version.tolist()!r} "
+                      + (f"is newer than this initreg reads (up to {FORMAT_VERSION}); "
+                         "upgrade initreg" if newer
+                         else "was never written by initreg (it writes "
+                              f"{', '.join(map(str, READABLE_VERSIONS))})"))
+    text = _npz.read_small(z, members["config"], "U", _SMALL_MEMBER_BYTES)
+    if text.shape != ():
+        raise Refused("its configuration is not one text")
+    config = _parse_config(str(text))
+    if int(version) == 1:
+        config = {"model": config, "optimizer": None}
+    if not isinstance(config, dict) or set(config) != {"model", "optimizer"}:
+        raise Refused("its configuration is not {model, optimizer}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f, format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
-                config=np.array(json.dumps(model._config())),
-                parameters=model.parameters)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        shapes = expect(config)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Refused(f"describes a model initreg cannot build: {exc}") from None
+    extra = set(members) - needed - set(shapes)
+    missing = set(shapes) - set(members)
+    if extra or missing:
+        raise Refused(f"its arrays {sorted(set(members) - needed)} are not those its "
+                      f"configuration needs ({sorted(shapes)})")
+    headers = {name: _npz.header(z, members[name], name, shape)
+               for name, shape in shapes.items()}
+    total = sum(math.prod(shape) * dtype.itemsize for shape, dtype, _ in headers.values())
+    check_memory(2 * total, "its arrays")
+    return config, {name: _npz.read_array(z, members[name], *headers[name]) for name in shapes}
 
 
-def load_model(path):
-    """Read a model written by :func:`save_model`."""
-    from initreg.model import MLP
-
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory, not a saved initreg model")
-    if not path.exists():
-        raise FileNotFoundError(f"no saved model at {path}")
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
-            raise ValueError(f"{path} is not an initreg model file (not an .npz archive)")
+def _parse_config(text):
+    if len(text) > MAX_CONFIG_BYTES:
+        raise Refused(f"its configuration is {len(text)} characters long (at most "
+                       f"{MAX_CONFIG_BYTES})")
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:  # nesting depth before json's recursion can meet it
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    if deepest > MAX_JSON_DEPTH:
+        raise Refused(f"its configuration is nested {deepest} deep (at most {MAX_JSON_DEPTH})")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            files = set(f.files)
-            needed = {"format", "format_version", "config", "parameters"}
-            if not needed <= files:
-                raise ValueError(f"{path} is not an initreg model file (it holds "
-                                 f"{sorted(files)})")
-            if str(f["format"]) != FORMAT:
-                raise ValueError(f"{path} holds {str(f['format'])!r}, not an {FORMAT} model")
-            version = int(f["format_version"])
-            if version > FORMAT_VERSION:
-                raise ValueError(f"{path} was written by a newer initreg (format version "
-                                 f"{version}; this one reads up to {FORMAT_VERSION})")
-            config = json.loads(str(f["config"]))
-            parameters = np.array(f["parameters"])
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as exc:
-        if isinstance(exc, (IsADirectoryError, FileNotFoundError, PermissionError)):
-            raise
-        raise ValueError(f"{path} is not a readable initreg model file "
-                         f"(truncated or corrupt: {exc})") from None
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise ValueError(f"{path} has a corrupt configuration: {exc}") from None
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise ValueError(f"{path} holds pickled objects; initreg never unpickles") from None
-        if str(path) in str(exc):
-            raise
-        raise ValueError(f"{path} is not a readable initreg model file ({exc})") from None
-    try:
-        return MLP._from_config(config, parameters)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path} describes a model initreg cannot build: {exc}") from None
+        return json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise Refused(f"has a corrupt configuration: {exc}") from None
+
+
+def _no_constant(name):
+    raise Refused(f"its configuration holds {name}, which is not JSON")

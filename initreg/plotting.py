@@ -266,10 +266,15 @@ def plot_sweep(records, keys, metric):
     (log scale for penalties and step sizes), one line per value of another,
     and a heatmap over the first two varying parameters.  Means over seeds
     and over the parameters not shown."""
-    varying = [k for k in keys if len({repr(r[k]) for r in records}) > 1]
-    values = {k: sorted({repr(r[k]) for r in records}, key=lambda v: _sort_key(v))
-              for k in varying}
+    values = {k: _distinct([_hashable(r[k]) for r in records]) for k in keys}
+    varying = [k for k in keys if len(values[k]) > 1]
     figs = {}
+
+    def points(**where):
+        return [v for r in records
+                if all(_hashable(r[k]) == want for k, want in where.items())
+                for v in [_value(r, metric)] if v is not None]
+
     numeric = [k for k in varying if all(_is_number(v) for v in values[k])]
     if numeric:
         x = next((k for k in ("l1", "l2", "lr") if k in numeric), numeric[0])
@@ -281,13 +286,12 @@ def plot_sweep(records, keys, metric):
         for i, lv in enumerate(values[line] if line else [None]):
             xs, ys, lo, hi = [], [], [], []
             for xv in values[x]:
-                pts = [v for r in records for v in [_value(r, metric)]
-                       if v is not None and repr(r[x]) == xv and (line is None or repr(r[line]) == lv)]
+                pts = points(**{x: xv}, **({line: lv} if line else {}))
                 if pts:
                     xs.append(float(xv)), ys.append(np.mean(pts))
                     lo.append(np.min(pts)), hi.append(np.max(pts))
-            label = None if line is None else f"{line}={_plain(lv)}"
-            color = _color(_plain(lv), i) if line == "init" else f"C{i % 10}"
+            label = None if line is None else f"{line}={_label(lv)}"
+            color = _color(lv, i) if line == "init" else f"C{i % 10}"
             ax.plot(xs, ys, "o-", color=color, label=label, ms=3)
             ax.fill_between(xs, lo, hi, color=color, alpha=0.15, lw=0)
         if x in ("l1", "l2", "lr") and all(float(v) > 0 for v in values[x]):
@@ -304,11 +308,11 @@ def plot_sweep(records, keys, metric):
         grid = np.full((len(values[a]), len(values[b])), np.nan)
         for i, av in enumerate(values[a]):
             for j, bv in enumerate(values[b]):
-                pts = [v for r in records for v in [_value(r, metric)]
-                       if v is not None and repr(r[a]) == av and repr(r[b]) == bv]
+                pts = points(**{a: av, b: bv})
                 if pts:
                     grid[i, j] = np.mean(pts)
-        fig, axes = _figure(1, 1, width=1.2 + 0.9 * len(values[b]), height=1.2 + 0.6 * len(values[a]))
+        fig, axes = _figure(1, 1, width=1.2 + 0.9 * len(values[b]),
+                            height=1.2 + 0.6 * len(values[a]))
         ax = axes[0, 0]
         im = ax.imshow(grid, cmap="viridis", aspect="auto")
         for i in range(grid.shape[0]):
@@ -316,9 +320,9 @@ def plot_sweep(records, keys, metric):
                 if np.isfinite(grid[i, j]):
                     ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=7,
                             color="w" if grid[i, j] < np.nanmean(grid) else "k")
-        ax.set_xticks(range(len(values[b])), [_plain(v) for v in values[b]], fontsize=7,
+        ax.set_xticks(range(len(values[b])), [_label(v) for v in values[b]], fontsize=7,
                       rotation=45)
-        ax.set_yticks(range(len(values[a])), [_plain(v) for v in values[a]], fontsize=7)
+        ax.set_yticks(range(len(values[a])), [_label(v) for v in values[a]], fontsize=7)
         ax.set_xlabel(b)
         ax.set_ylabel(a)
         fig.colorbar(im, ax=ax, label=metric)
@@ -326,24 +330,33 @@ def plot_sweep(records, keys, metric):
     return figs
 
 
+def _hashable(value):
+    """A grid value as a dict key: lists (from JSON) become tuples."""
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+
+
+def _distinct(values):
+    """The distinct values, numbers in numeric order before everything else
+    (in order of their text)."""
+    unique = list(dict.fromkeys(values))
+    return sorted(unique, key=lambda v: (0, float(v), "") if _is_number(v) else (1, 0.0, str(v)))
+
+
+def _label(value):
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 def _value(record, metric):
     res = record.get("result")
     if isinstance(res, dict) and res.get(metric) is not None:
         return float(res[metric])
     return None
-
-
-def _is_number(text):
-    try:
-        float(text)
-        return text not in ("True", "False")
-    except ValueError:
-        return False
-
-
-def _sort_key(text):
-    return (0, float(text), "") if _is_number(text) else (1, 0.0, text)
-
-
-def _plain(text):
-    return text.strip("'\"") if isinstance(text, str) else text

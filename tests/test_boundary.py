@@ -82,7 +82,8 @@ def test_bad_labels(net, data, y, words):
     (dict(lr=0), "lr"), (dict(lr=-1), "lr"), (dict(lr=float("nan")), "lr"),
     (dict(lr=0.1, momentum=1.0), "momentum"), (dict(lr=0.1, momentum=-0.1), "momentum"),
     (dict(lr=0.1, l1=-1), "l1"), (dict(lr=0.1, l2=float("inf")), "l2"),
-    (dict(lr=0.1, l1_mode="lasso"), "l1_mode"), (dict(lr=0.1, nesterov=True), "nesterov"),
+    (dict(lr=0.1, l1_mode="lasso"), "l1_mode"),
+    (dict(lr=0.1, momentum=0.0, nesterov=True), "nesterov"),
 ])
 def test_bad_hyperparameters(kwargs, words):
     with pytest.raises((ValueError, TypeError), match=words):

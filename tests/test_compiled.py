@@ -6,11 +6,11 @@ import pathlib
 import pytest
 
 import initreg
-from initreg._core import _blas, _kernels, _network
+from initreg._core import _floor, _kernels, _network
 from conftest import _env_for_this_initreg  # noqa: E402
 
 
-@pytest.mark.parametrize("module", [_blas, _kernels, _network])
+@pytest.mark.parametrize("module", [_kernels, _network, _floor])
 def test_core_modules_are_compiled_extensions(module):
     path = pathlib.Path(module.__file__)
     assert any(path.name.endswith(s) for s in importlib.machinery.EXTENSION_SUFFIXES), path

@@ -33,9 +33,9 @@ def _without_time(records):
 
 def test_dask_records_match_the_local_run_bit_for_bit(client):
     run = functools.partial(ex.train_run, epochs=3, hidden=[16])
-    local = ex.sweep(run, GRID, SEEDS)
-    on_client = ex.sweep(run, GRID, SEEDS, executor=client)
-    on_executor = ex.sweep(run, GRID, SEEDS, executor=client.get_executor())
+    local = ex.sweep(run, GRID, seeds=SEEDS)
+    on_client = ex.sweep(run, GRID, seeds=SEEDS, executor=client)
+    on_executor = ex.sweep(run, GRID, seeds=SEEDS, executor=client.get_executor())
     assert _without_time(on_client.records) == _without_time(local.records)
     assert _without_time(on_executor.records) == _without_time(local.records)
     assert [(r["init"], r["l2"], r["seed"]) for r in on_client.records] == \
@@ -53,10 +53,10 @@ def test_a_killed_worker_loses_nothing(client):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    remote = ex.sweep(run, grid, [0, 1], executor=client, on_result=kill_one_worker)
+    remote = ex.sweep(run, grid, seeds=[0, 1], executor=client, on_result=kill_one_worker)
     assert killed, "no worker was killed"
     assert not remote.errors and len(remote.records) == 12
-    local = ex.sweep(run, grid, [0, 1])
+    local = ex.sweep(run, grid, seeds=[0, 1])
     assert _without_time(remote.records) == _without_time(local.records)
 
 

@@ -30,9 +30,9 @@ def finite_difference_gradient(net, X, y, l1=0.0, l2=0.0, h=1e-6):
     for i in range(p.size):
         old = p[i]
         p[i] = old + h
-        up = net.loss(X, y, l1, l2).total
+        up = net.loss(X, y, l1=l1, l2=l2).total
         p[i] = old - h
-        down = net.loss(X, y, l1, l2).total
+        down = net.loss(X, y, l1=l1, l2=l2).total
         p[i] = old
         fd[i] = (up - down) / (2 * h)
     return fd
@@ -103,7 +103,8 @@ def test_step_is_the_closed_form_update(regularize_bias, dtype, rng):
     _, data_grads = net.loss_and_gradients(X, y)
     before_w = [w.astype(np.float64) for w in net.weights]
     before_b = [b.astype(np.float64) for b in net.biases]
-    loss = net.step(X, y, ir.SGD(lr=lr, l1=l1, l2=l2, regularize_bias=regularize_bias))
+    loss = net.step(X, y, ir.SGD(lr=lr, momentum=0.0, l1=l1, l2=l2, l1_mode="subgradient",
+                                 regularize_bias=regularize_bias))
     assert np.isfinite(loss)
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
     for w, b, w0, b0, (dw, db) in zip(net.weights, net.biases, before_w, before_b, data_grads):
@@ -136,28 +137,30 @@ def test_non_finite_loss_leaves_parameters_untouched(rng):
 def _epoch(net, X, y, order, batch, opt, stats=None):
     n_batches = -(-len(order) // batch)
     losses = np.empty(n_batches)
-    result = net._net.train_epoch(X, y, order, batch, stats=stats, batch_losses=losses,
-                                  **opt.engine_args())
+    result = net._net.train_epoch(X, y, order, batch, opt._bind(net), stats=stats,
+                                  batch_losses=losses)
     return result, losses
 
 
-@pytest.mark.parametrize("opt", [ir.SGD(lr=0.05), ir.SGD(lr=0.05, momentum=0.9, l2=1e-3),
-                                 ir.SGD(lr=0.05, l1=1e-3, l1_mode="cumulative"),
-                                 ir.SGD(lr=0.05, l1=1e-3, l1_mode="proximal", nesterov=True,
-                                        momentum=0.5)],
-                         ids=["plain", "momentum", "cumulative", "proximal-nesterov"])
-def test_epoch_loop_equals_the_same_steps_one_by_one(opt, dtype, rng):
+@pytest.mark.parametrize("settings", [
+    dict(lr=0.05, momentum=0.0), dict(lr=0.05, momentum=0.9, l2=1e-3),
+    dict(lr=0.05, momentum=0.0, l1=1e-3, l1_mode="cumulative"),
+    dict(lr=0.05, l1=1e-3, l1_mode="proximal", nesterov=True, momentum=0.5),
+    dict(lr=0.05, l1=1e-3, l1_mode="subgradient", momentum=0.3)],
+    ids=["plain", "momentum", "cumulative", "proximal-nesterov", "subgradient"])
+def test_epoch_loop_equals_the_same_steps_one_by_one(settings, dtype, rng):
     X, y = make_data(rng, 103, 7, 4, "softmax", dtype)
     order = rng.permutation(103).astype(np.int64)
     a = ir.MLP([7, 16, 16, 4], activation="tanh", dtype=dtype, seed=7)
     b = ir.MLP([7, 16, 16, 4], activation="tanh", dtype=dtype, seed=7)
-    (status, loss_sum, correct, seen, steps, pending), losses = _epoch(a, X, y, order, 10, opt)
+    (status, loss_sum, correct, seen, steps, pending), losses = _epoch(a, X, y, order, 10,
+                                                                       ir.SGD(**settings))
     assert (status, seen, steps, pending) == (_network.OK, 103, 11, None)
-    b._use_optimizer(opt)
+    state = ir.SGD(**settings)._bind(b)
     step_losses = []
     for s in range(0, 103, 10):
         idx = order[s:s + 10]
-        step_losses.append(b._net.step(X[idx], y[idx], **opt.engine_args())[1])
+        step_losses.append(b._net.step(X[idx], y[idx], state)[1])
     np.testing.assert_array_equal(a.parameters, b.parameters)  # bit-identical
     np.testing.assert_array_equal(losses, step_losses)
     assert loss_sum == pytest.approx(sum(l * len(order[s:s + 10]) for l, s in
@@ -186,12 +189,11 @@ def test_epoch_stops_at_divergence_with_parameters_of_the_last_finite_step(rng):
     X[40] = 3e38  # the batch holding row 40 overflows
     net = ir.MLP([4, 8, 2], activation="relu", init="he", dtype="float32", seed=9)
     order = np.arange(64, dtype=np.int64)
-    opt = ir.SGD(lr=0.01)
     ref = ir.MLP([4, 8, 2], activation="relu", init="he", dtype="float32", seed=9)
-    ref._use_optimizer(opt)
+    state = ir.SGD(lr=0.01)._bind(ref)
     for s in range(0, 40, 8):  # the five finite batches before row 40
-        ref._net.step(X[s:s + 8], y[s:s + 8], **opt.engine_args())
-    (status, _, _, seen, steps, _), _ = _epoch(net, X, y, order, 8, opt)
+        ref._net.step(X[s:s + 8], y[s:s + 8], state)
+    (status, _, _, seen, steps, _), _ = _epoch(net, X, y, order, 8, ir.SGD(lr=0.01))
     assert status == _network.DIVERGED and steps == 5 and seen == 40
     np.testing.assert_array_equal(net.parameters, ref.parameters)
     assert np.isfinite(net.parameters).all()
@@ -218,7 +220,9 @@ def test_every_engine_buffer_is_aligned(rng):
     # the momentum and cumulative-L1 buffers appear with their optimisers
     net = ir.MLP([5, 7, 3], seed=0)
     X, y = make_data(rng, 9, 5, 3, "softmax", np.float32)
-    net.step(X, y, ir.SGD(lr=0.1, momentum=0.9, l1=1e-3, l1_mode="cumulative"))
-    engine = net._net
-    for buf in (engine.params, engine.grads, engine.velocity, engine.cumq):
+    opt = ir.SGD(lr=0.1, momentum=0.9, l1=1e-3, l1_mode="cumulative")
+    net.step(X, y, opt)
+    engine, state = net._net, opt._bind(net)
+    assert set(state.buffers) == {"velocity", "cumulative"}
+    for buf in (engine.params, engine.grads, *state.buffers.values()):
         assert buf.ctypes.data % _network.ALIGNMENT == 0

@@ -105,17 +105,19 @@ def test_initialization_boundaries_on_2d_data():
 
 
 def test_depth_study_shapes_and_he_beats_xavier_deep_relu():
-    r = ex.depth_study(depths=(2, 20), activations=("relu",), epochs=8, n_seeds=1)
+    r = ex.depth_study(depths=(2, 20), activations=("relu",), epochs=8, n_seeds=1, lr=0.002)
     assert r.final_test_acc.shape == (1, 2, 2, 1) and r.loss.shape == (1, 2, 2, 1, 8)
     xavier, he = r.inits.index("xavier"), r.inits.index("he")
     assert r.final_test_acc[0, he, 1, 0] > r.final_test_acc[0, xavier, 1, 0] + 0.2
 
 
 def test_regularization_l1_zeros_far_more_than_l2():
-    r = ex.regularization(lambdas=(1e-3, 1e-2), epochs=8, n_seeds=1)
+    r = ex.regularization(lambdas=(1e-3, 1e-2), epochs=8, n_seeds=1, lr=0.05)
     assert r.zero_fraction.shape == (4, 2, 1) and r.hist.shape[:2] == (4, 2)
     l1, l2, none = (r.penalties.index(p) for p in ("l1", "l2", "none"))
-    assert r.zero_fraction[l1, 1, 0] > 0.15  # measured 0.24 after 8 epochs
+    # proximal L1 at lambda = 1e-2 zeroes a good share of the weights (more
+    # than a tenth: the point of the experiment), L2 none worth counting
+    assert r.zero_fraction[l1, 1, 0] > max(0.1, 20 * r.zero_fraction[l2, 1, 0])
     assert r.zero_fraction[l2, 1, 0] < 0.01 and r.zero_fraction[none, 0, 0] == 0
     assert r.l2_norm[l2, 1, 0] < r.l2_norm[none, 1, 0]
     np.testing.assert_allclose(r.gap, r.train_acc - r.test_acc)

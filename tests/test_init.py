@@ -90,9 +90,10 @@ def test_gain_values_match_pytorch():
 
 
 def test_get_resolves_names_and_refuses_unknown():
-    assert init.get("xavier") is init.xavier_normal
-    assert init.get("glorot") is init.glorot_uniform
-    assert init.get("he") is init.he_normal
+    assert init.get("xavier") == init.xavier_normal()
+    assert init.get("glorot") == init.glorot_uniform()
+    assert init.get("he") == init.he_normal()
+    assert init.get("xavier") != init.he_normal()
     f = lambda shape, rng=None, dtype=np.float32: np.ones(shape, dtype)  # noqa: E731
     assert init.get(f) is f
     with pytest.raises(ValueError, match="unknown initializer"):

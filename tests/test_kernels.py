@@ -5,7 +5,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from initreg._core import _blas, _kernels as K
+from initreg._core import _kernels as K
 
 from conftest import RTOL
 from reference import act, act_grad, data_loss
@@ -199,20 +199,6 @@ def test_penalty_and_moments(dtype, rng):
     assert (g[::10] == g0[::10]).all()  # sign(0) = 0 and 2 l2 0 = 0
     m1, m2 = K.moments(w)
     assert m1 == pytest.approx(w64.sum()) and m2 == pytest.approx((w64**2).sum())
-
-
-@pytest.mark.parametrize("ta", [False, True])
-@pytest.mark.parametrize("tb", [False, True])
-@pytest.mark.parametrize("mkn", [(1, 1, 1), (3, 5, 7), (33, 17, 64)])
-def test_gemm_row_major_with_transposes(mkn, ta, tb, dtype, rng):
-    m, k, n = mkn
-    a = rng.normal(size=(m, k)).astype(dtype)
-    b = rng.normal(size=(k, n)).astype(dtype)
-    a_in = np.ascontiguousarray(a.T) if ta else a
-    b_in = np.ascontiguousarray(b.T) if tb else b
-    got = _blas.matmul(a_in, b_in, transpose_a=ta, transpose_b=tb)
-    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4 if dtype == np.float32 else 1e-12,
-                               atol=1e-4 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("n", [1, 7, 8, 33, 1000])

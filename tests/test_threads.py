@@ -16,11 +16,10 @@ def _data(seed, n=512, n_in=32, n_out=5):
 
 
 def _train(net, X, y, epochs=4):
-    opt = ir.SGD(lr=0.05, momentum=0.9, l1=1e-4, l2=1e-4)
+    state = ir.SGD(lr=0.05, momentum=0.9, l1=1e-4, l2=1e-4)._bind(net)
     order = np.arange(len(X), dtype=np.int64)
-    net._use_optimizer(opt)
     for _ in range(epochs):
-        net._net.train_epoch(X, y, order, 16, **opt.engine_args())
+        net._net.train_epoch(X, y, order, 16, state)
     return net.parameters.copy()
 
 
@@ -47,11 +46,10 @@ def test_one_model_in_two_threads_is_refused_not_corrupted():
     X, y = _data(3, n=20000, n_in=64)
     net = ir.MLP([64, 256, 256, 5], seed=0)
     reference = ir.MLP([64, 256, 256, 5], seed=0)
-    opt = ir.SGD(lr=0.01)
+    opt = ir.SGD(lr=0.01, momentum=0.0)
+    state = opt._bind(net)
     order = np.arange(len(X), dtype=np.int64)
-    net._use_optimizer(opt)
-    worker = threading.Thread(
-        target=lambda: net._net.train_epoch(X, y, order, 8, **opt.engine_args()))
+    worker = threading.Thread(target=lambda: net._net.train_epoch(X, y, order, 8, state))
     refused = False
     steps_before = 0  # main-thread steps that ran before the worker took the model
     worker.start()
@@ -65,10 +63,10 @@ def test_one_model_in_two_threads_is_refused_not_corrupted():
     worker.join()
     assert refused, "the second thread was never refused while the first trained"
     # not corrupted: exactly those steps, then exactly the one epoch
-    reference._use_optimizer(opt)
+    ref_opt = ir.SGD(lr=0.01, momentum=0.0)
     for _ in range(steps_before):
-        reference.step(X[:8], y[:8], opt)
-    reference._net.train_epoch(X, y, order, 8, **opt.engine_args())
+        reference.step(X[:8], y[:8], ref_opt)
+    reference._net.train_epoch(X, y, order, 8, ref_opt._bind(reference))
     np.testing.assert_array_equal(net.parameters, reference.parameters)
 
 
@@ -77,11 +75,10 @@ def test_a_second_thread_cannot_replace_state_a_running_loop_uses():
     net = ir.MLP([64, 256, 256, 5], seed=0)
     reference = ir.MLP([64, 256, 256, 5], seed=0)
     opt = ir.SGD(lr=0.01, momentum=0.9)  # the loop writes through the velocity buffer
+    state = opt._bind(net)
     order = np.arange(len(X), dtype=np.int64)
-    net._use_optimizer(opt)
-    worker = threading.Thread(
-        target=lambda: net._net.train_epoch(X, y, order, 8, **opt.engine_args()))
-    attempts = {"trace": 0, "other optimizer": 0, "reset": 0}
+    worker = threading.Thread(target=lambda: net._net.train_epoch(X, y, order, 8, state))
+    attempts = {"trace": 0, "other optimizer": 0, "optimizer state": 0}
     worker.start()
     while not net._net.busy:  # until the epoch (a few hundred ms) has begun
         assert worker.is_alive()
@@ -89,14 +86,15 @@ def test_a_second_thread_cannot_replace_state_a_running_loop_uses():
     while time.perf_counter() < deadline:
         for name, call in (("trace", lambda: net.trace(X[:5000])),
                            ("other optimizer", lambda: net.step(X[:8], y[:8], ir.SGD(lr=1.0))),
-                           ("reset", net._net.reset_optimizer)):
+                           ("optimizer state", opt.state_dict)):
             with pytest.raises(RuntimeError, match="another thread"):
                 call()
             attempts[name] += 1
     worker.join()
     assert all(attempts.values()), attempts
-    reference._use_optimizer(opt)
-    reference._net.train_epoch(X, y, order, 8, **opt.engine_args())
+    ref_opt = ir.SGD(lr=0.01, momentum=0.9)
+    reference._net.train_epoch(X, y, order, 8, ref_opt._bind(reference))
     # the running epoch kept its workspace and its momentum throughout
     np.testing.assert_array_equal(net.parameters, reference.parameters)
-    np.testing.assert_array_equal(net._net.velocity, reference._net.velocity)
+    np.testing.assert_array_equal(opt.state_dict()["buffers"]["velocity"],
+                                  ref_opt.state_dict()["buffers"]["velocity"])

@@ -1,4 +1,5 @@
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -14,14 +15,46 @@ ALIGNMENT: int
 
 def aligned_zeros(n: int, dtype: npt.DTypeLike) -> npt.NDArray: ...
 
+class EpochTotals(NamedTuple):
+    status: int
+    loss_sum: float
+    correct: int
+    seen: int
+    steps: int
+    pending: BaseException | None
+
+class OptimizerState:
+    n_params: int
+    n_weights: int
+    is_f64: bool
+    dtype: np.dtype
+    buffers: dict[str, npt.NDArray[np.floating]]
+    lr: float
+    steps: int
+    cum_u: float
+    def __init__(self, n_params: int, n_weights: int, double: bool) -> None: ...
+    @property
+    def busy(self) -> bool: ...
+    def acquire(self) -> None: ...
+    def release(self) -> None: ...
+    def configure(
+        self,
+        lr: float,
+        momentum: float,
+        nesterov: bool,
+        l1: float,
+        l2: float,
+        l1_mode: int,
+        regularize_bias: bool,
+    ) -> None: ...
+    def load_buffer(self, name: str, values: npt.ArrayLike) -> None: ...
+
 class Network:
     is_f64: bool
     dtype: np.dtype
     params: npt.NDArray[np.floating]
     grads: npt.NDArray[np.floating]
-    velocity: npt.NDArray[np.floating] | None
-    cumq: npt.NDArray[np.floating] | None
-    cum_u: float
+    token: int
     def __init__(
         self,
         layer_sizes: Sequence[int],
@@ -36,9 +69,10 @@ class Network:
     def busy(self) -> bool: ...
     @property
     def capacity(self) -> int: ...
+    def acquire(self) -> None: ...
+    def release(self) -> None: ...
     def layout(self) -> list[tuple[int, int, int, int]]: ...
     def workspace_bytes(self, rows: int) -> int: ...
-    def reset_optimizer(self) -> None: ...
     def trace(
         self, X: npt.NDArray[np.floating], T: npt.NDArray | None = ...
     ) -> tuple[
@@ -51,16 +85,7 @@ class Network:
         self, l1: float, l2: float, regularize_bias: bool = ..., add_to_gradient: bool = ...
     ) -> tuple[float, float, int]: ...
     def step(
-        self,
-        X: npt.NDArray[np.floating],
-        T: npt.NDArray,
-        lr: float,
-        momentum: float = ...,
-        nesterov: bool = ...,
-        l1: float = ...,
-        l2: float = ...,
-        l1_mode: int = ...,
-        regularize_bias: bool = ...,
+        self, X: npt.NDArray[np.floating], T: npt.NDArray, state: OptimizerState
     ) -> tuple[int, float, int]: ...
     def train_epoch(
         self,
@@ -68,14 +93,8 @@ class Network:
         T: npt.NDArray,
         order: npt.NDArray[np.int64],
         batch_size: int,
-        lr: float,
-        momentum: float = ...,
-        nesterov: bool = ...,
-        l1: float = ...,
-        l2: float = ...,
-        l1_mode: int = ...,
-        regularize_bias: bool = ...,
+        state: OptimizerState,
         stats: npt.NDArray[np.float64] | None = ...,
         batch_losses: npt.NDArray[np.float64] | None = ...,
         check_signals: bool = ...,
-    ) -> tuple[int, float, int, int, int, BaseException | None]: ...
+    ) -> EpochTotals: ...

@@ -1,11 +1,14 @@
 """The training engine of a dense network (multi-layer perceptron).
 
 A :class:`Network` owns one flat parameter buffer (every weight matrix, then
-every bias vector), a gradient buffer of the same layout, the optimiser state
-and a workspace of activations and deltas sized for a batch capacity,
-allocated once and reused.  Its methods run the forward pass, the loss, the
-backward pass and the fused update -- one training step, or a whole epoch of
-minibatch SGD -- as one compiled call with the GIL released.
+every bias vector), a gradient buffer of the same layout and a workspace of
+activations and deltas sized for a batch capacity, allocated once and
+reused.  An :class:`OptimizerState` holds what an optimiser keeps between
+steps (hyperparameters as the kernels take them, the step count, the
+velocity and L1 buffers); it belongs to the optimiser, and the engine
+updates it in place.  The Network's methods run the forward pass, the loss,
+the backward pass and the fused update -- one training step, or a whole
+epoch of minibatch training -- as one compiled call with the GIL released.
 
 Layer l maps (rows, fan_in) to (rows, fan_out): Z = A W + b with W of shape
 (fan_in, fan_out), row-major, as scikit-learn's ``coefs_``.
@@ -13,8 +16,11 @@ Layer l maps (rows, fan_in) to (rows, fan_out): Z = A W + b with W of shape
 Nothing here validates user input: :mod:`initreg.model` does that (label
 values and row indices included: they are trusted).  The engine only checks
 that each buffer it is handed has the item type and byte size it expects, and
-refuses a second call while one is running on the same network.
+refuses a second call while one is running on the same network or state.
 """
+import itertools
+from collections import namedtuple
+
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
 from cython cimport floating
@@ -90,6 +96,7 @@ cdef struct Opt:
     k.ir_sgd_params b     # applied to the biases
     void *velocity        # NULL without momentum
     void *cumq            # NULL unless the cumulative L1 mode is on
+    int64_t steps         # updates applied so far
 
 
 cdef struct Totals:
@@ -204,6 +211,7 @@ cdef Status train_step(Net *net, Opt *opt, const floating *x,
     if opt.cumq != NULL:  # the total L1 penalty any weight could have had
         opt.w.cum_u += opt.w.lr * opt.w.l1
         opt.b.cum_u += opt.b.lr * opt.b.l1
+    opt.steps += 1
     if backward(net, x, rows, opt) != 0:
         return STATUS_DIVERGED
     return STATUS_OK
@@ -357,8 +365,152 @@ cdef void *_address(object a, Py_ssize_t nbytes, bint writable, char kind) excep
     return p
 
 
+cdef class OptimizerState:
+    """What an optimiser keeps between the steps of one network: its
+    hyperparameters in the form the update kernels take, the step count, and
+    the buffers the update writes in place, laid out like the network's
+    parameter buffer ("velocity" with momentum; "cumulative", the L1 penalty
+    applied to each parameter so far, in the cumulative L1 mode).
+
+    Created and configured by :mod:`initreg.optim`, which validates every
+    value; the engine trusts them.
+
+    Parameters
+    ----------
+    n_params, n_weights : int
+        Size of the network's parameter buffer, and of its weight part (the
+        penalties apply to the biases only when asked).
+    double : bool
+        float64 when true, float32 otherwise.
+    """
+    cdef Opt opt
+    cdef readonly Py_ssize_t n_params
+    cdef readonly Py_ssize_t n_weights
+    cdef readonly bint is_f64
+    cdef readonly object dtype
+    cdef readonly dict buffers
+    cdef char _kind
+    cdef int _busy
+
+    def __cinit__(self, Py_ssize_t n_params, Py_ssize_t n_weights, bint double):
+        self.n_params = n_params
+        self.n_weights = n_weights
+        self.is_f64 = double
+        self.dtype = np.dtype(np.float64 if double else np.float32)
+        self._kind = b"d" if double else b"f"
+        self.buffers = {}
+        self.opt.velocity = NULL
+        self.opt.cumq = NULL
+        self.opt.steps = 0
+        self.opt.w.cum_u = 0.0
+        self.opt.b.cum_u = 0.0
+
+    cdef int _enter(self) except -1:
+        if self._busy:
+            raise RuntimeError("this optimizer's state is in use by a running training "
+                               "call (in another thread)")
+        self._busy = 1
+        return 0
+
+    cdef void _leave(self) noexcept:
+        self._busy = 0
+
+    def acquire(self):
+        """Takes the guard (RuntimeError while training runs on this state);
+        pair with :meth:`release`."""
+        self._enter()
+
+    def release(self):
+        """Gives back the guard taken by :meth:`acquire`."""
+        self._leave()
+
+    cdef void *_buffer(self, str name) except NULL:
+        """The named buffer, created zero-filled on first use."""
+        if name not in self.buffers:
+            self.buffers[name] = aligned_zeros(self.n_params, self.dtype)
+        a = self.buffers[name]
+        return _address(a, self.n_params * self.dtype.itemsize, True, self._kind)
+
+    def configure(self, double lr, double momentum, bint nesterov, double l1, double l2,
+                  int l1_mode, bint regularize_bias):
+        """SGD hyperparameters (see csrc/initreg.h): the weights get all of
+        them, the biases the penalties only with ``regularize_bias``.  Creates
+        the buffers they need; existing buffers keep their values."""
+        cdef k.ir_sgd_params p
+        p.lr = lr
+        p.momentum = momentum
+        p.nesterov = nesterov
+        p.l1 = l1
+        p.l2 = l2
+        p.l1_mode = l1_mode
+        p.cum_u = self.opt.w.cum_u
+        self._enter()
+        try:
+            if momentum != 0.0:
+                self.opt.velocity = self._buffer("velocity")
+            if l1_mode == k.IR_L1_CUMULATIVE and l1 != 0.0:
+                self.opt.cumq = self._buffer("cumulative")
+            self.opt.w = p
+            self.opt.b = p
+            if not regularize_bias:
+                self.opt.b.l1 = 0.0
+                self.opt.b.l2 = 0.0
+                self.opt.b.l1_mode = k.IR_L1_SUBGRADIENT
+        finally:
+            self._leave()
+
+    @property
+    def lr(self):
+        """The learning rate of the next step (a schedule sets it per epoch)."""
+        return self.opt.w.lr
+
+    @lr.setter
+    def lr(self, double value):
+        self.opt.w.lr = value
+        self.opt.b.lr = value
+
+    @property
+    def steps(self):
+        """Updates applied so far."""
+        return self.opt.steps
+
+    @steps.setter
+    def steps(self, int64_t value):
+        self.opt.steps = value
+
+    @property
+    def cum_u(self):
+        """Cumulative L1 mode: the total penalty each weight could have had."""
+        return self.opt.w.cum_u
+
+    @cum_u.setter
+    def cum_u(self, double value):
+        self.opt.w.cum_u = value
+        self.opt.b.cum_u = value
+
+    @property
+    def busy(self):
+        """True while a training call is updating this state."""
+        return bool(self._busy)
+
+    def load_buffer(self, str name, values):
+        """Copies ``values`` (n_params of this state's dtype) into the named
+        buffer, creating it if needed."""
+        self._enter()
+        try:
+            self._buffer(name)
+            self.buffers[name][...] = values
+        finally:
+            self._leave()
+
+
+#: Tokens that tell networks apart for the optimisers bound to them; never
+#: reused within a process (unlike id()).
+_tokens = itertools.count(1)
+
+
 cdef class Network:
-    """Parameters, gradients, optimiser state and workspace of one network.
+    """Parameters, gradients and workspace of one network.
 
     Parameters
     ----------
@@ -380,9 +532,7 @@ cdef class Network:
     cdef readonly object dtype
     cdef readonly object params
     cdef readonly object grads
-    cdef readonly object velocity
-    cdef readonly object cumq
-    cdef public double cum_u
+    cdef readonly long long token
     cdef object _acts, _deltas, _targets
     cdef Py_ssize_t _act_width, _delta_width
     cdef char _kind  # item kind of the floats: b"f" or b"d"
@@ -429,9 +579,7 @@ cdef class Network:
         self.net.params = _address(self.params, self.params.nbytes, True, self._kind)
         self.net.grads = _address(self.grads, self.grads.nbytes, True, self._kind)
         self.net.capacity = 0
-        self.velocity = None
-        self.cumq = None
-        self.cum_u = 0.0
+        self.token = next(_tokens)
 
     def __dealloc__(self):
         free(self.net.layers)
@@ -464,9 +612,10 @@ cdef class Network:
                           else self.net.n_out * self.dtype.itemsize))
 
     # -- guarding the shared state -------------------------------------------
-    # Every public method starts with _enter: the workspace, the optimiser
-    # state and the parameters are then used by one call at a time, and no
-    # other thread can replace a buffer that a running loop writes into.
+    # Every public method starts with _enter: the workspace and the
+    # parameters are then used by one call at a time, and no other thread can
+    # replace a buffer that a running loop writes into.  acquire / release
+    # give Python code (saving, copying, re-initialising) the same guard.
 
     cdef int _enter(self) except -1:
         # Checked and set while holding the GIL, so two threads cannot both
@@ -480,6 +629,15 @@ cdef class Network:
 
     cdef void _leave(self) noexcept:
         self._busy = 0
+
+    def acquire(self):
+        """Takes the guard (RuntimeError if a call is running); pair with
+        :meth:`release`."""
+        self._enter()
+
+    def release(self):
+        """Gives back the guard taken by :meth:`acquire`."""
+        self._leave()
 
     cdef int _reserve(self, Py_ssize_t rows) except -1:
         """Grows the workspace to hold at least ``rows`` rows (never shrinks)."""
@@ -498,32 +656,12 @@ cdef class Network:
         self.net.capacity = rows
         return 0
 
-    cdef Opt _opt(self, double lr, double momentum, bint nesterov, double l1,
-                  double l2, int l1_mode, bint regularize_bias) except *:
-        cdef Opt o
-        o.w.lr = lr
-        o.w.momentum = momentum
-        o.w.nesterov = nesterov
-        o.w.l1 = l1
-        o.w.l2 = l2
-        o.w.l1_mode = l1_mode
-        o.w.cum_u = self.cum_u
-        o.b = o.w
-        if not regularize_bias:
-            o.b.l1 = 0.0
-            o.b.l2 = 0.0
-            o.b.l1_mode = k.IR_L1_SUBGRADIENT
-        o.velocity = NULL
-        o.cumq = NULL
-        if momentum != 0.0:
-            if self.velocity is None:
-                self.velocity = aligned_zeros(self.net.n_params, self.dtype)
-            o.velocity = _address(self.velocity, self.params.nbytes, True, self._kind)
-        if l1_mode == k.IR_L1_CUMULATIVE and l1 != 0.0:
-            if self.cumq is None:
-                self.cumq = aligned_zeros(self.net.n_params, self.dtype)
-            o.cumq = _address(self.cumq, self.params.nbytes, True, self._kind)
-        return o
+    cdef int _check_state(self, OptimizerState state) except -1:
+        if state.n_params != self.net.n_params or state.is_f64 != self.is_f64:
+            raise ValueError(
+                f"optimizer state for {state.n_params} {state.dtype} parameters "
+                f"used on a network of {self.net.n_params} {self.dtype}")
+        return 0
 
     cdef const void *_inputs(self, X, Py_ssize_t rows) except NULL:
         return _address(X, rows * self.net.n_in * self.dtype.itemsize, False, self._kind)
@@ -534,14 +672,6 @@ cdef class Network:
         return _address(T, rows * self.net.n_out * self.dtype.itemsize, False, self._kind)
 
     # -- the calls -------------------------------------------------------------
-
-    def reset_optimizer(self):
-        """Forgets the momentum buffer and the cumulative L1 penalty."""
-        self._enter()
-        self.velocity = None
-        self.cumq = None
-        self.cum_u = 0.0
-        self._leave()
 
     def forward(self, X, out):
         """Writes the last layer's outputs (logits) for the rows of X into out."""
@@ -673,43 +803,42 @@ cdef class Network:
             self._leave()
         return a, s, zeros
 
-    def step(self, X, T, double lr, double momentum=0.0, bint nesterov=False,
-             double l1=0.0, double l2=0.0, int l1_mode=0,
-             bint regularize_bias=False):
-        """One training step on the batch (X, T).
+    def step(self, X, T, OptimizerState state not None):
+        """One training step on the batch (X, T), updating ``state``.
 
         Returns (status, mean data loss, number correct).  On ``DIVERGED``
-        from a non-finite loss, the parameters are untouched."""
+        from a non-finite loss, the parameters and the state are untouched."""
         cdef int rows = len(X)
         cdef const void *xp
         cdef const void *tp
-        cdef Opt o
         cdef double loss = 0
         cdef int64_t correct = 0
         cdef Status status
         self._enter()
         try:
-            xp = self._inputs(X, rows)
-            tp = self._targets_of(T, rows)
-            o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
-            self._reserve(rows)
-            with nogil:
-                if self.is_f64:
-                    status = train_step(&self.net, &o, <const double *> xp, tp,
-                                        rows, &loss, &correct)
-                else:
-                    status = train_step(&self.net, &o, <const float *> xp, tp,
-                                        rows, &loss, &correct)
-            self.cum_u = o.w.cum_u
+            state._enter()
+            try:
+                self._check_state(state)
+                xp = self._inputs(X, rows)
+                tp = self._targets_of(T, rows)
+                self._reserve(rows)
+                with nogil:
+                    if self.is_f64:
+                        status = train_step(&self.net, &state.opt, <const double *> xp, tp,
+                                            rows, &loss, &correct)
+                    else:
+                        status = train_step(&self.net, &state.opt, <const float *> xp, tp,
+                                            rows, &loss, &correct)
+            finally:
+                state._leave()
         finally:
             self._leave()
         return <int> status, loss, correct
 
-    def train_epoch(self, X, T, order, int batch_size, double lr,
-                    double momentum=0.0, bint nesterov=False, double l1=0.0,
-                    double l2=0.0, int l1_mode=0, bint regularize_bias=False,
+    def train_epoch(self, X, T, order, int batch_size, OptimizerState state not None,
                     stats=None, batch_losses=None, bint check_signals=False):
-        """Minibatch SGD over the rows ``order`` (int64, each in range) of (X, T).
+        """Minibatch training over the rows ``order`` (int64, each in range) of
+        (X, T), updating ``state``.
 
         stats : float64 array (n_layers, 6) or None
             When given, per-layer sums (``STAT_COLUMNS``) are added to it.
@@ -718,8 +847,9 @@ cdef class Network:
         check_signals : bool
             Run Python's signal handlers between batches (main thread only).
 
-        Returns (status, summed loss, correct, samples seen, steps, pending)
-        where pending is the exception a signal handler raised, if any.
+        Returns an :data:`EpochTotals`: status, summed loss (mean batch loss
+        times batch rows), correct predictions, samples seen, steps, and the
+        exception a signal handler raised (or None).
         """
         cdef Py_ssize_t n_rows = len(X)
         cdef Py_ssize_t n = len(order)
@@ -729,7 +859,6 @@ cdef class Network:
         cdef const int64_t *op
         cdef double *bl
         cdef double *sp = NULL
-        cdef Opt o
         cdef Totals tot
         tot.loss_sum = 0
         tot.n_correct = 0
@@ -739,34 +868,40 @@ cdef class Network:
         pending = None
         self._enter()
         try:
-            xp = self._inputs(X, n_rows)
-            tp = self._targets_of(T, n_rows)
-            op = <const int64_t *> _address(order, n * 8, False, b"q")
-            if batch_losses is None:
-                batch_losses = np.empty(n_batches)
-            bl = <double *> _address(batch_losses, n_batches * 8, True, b"d")
-            if stats is not None:
-                sp = <double *> _address(stats, self.net.n_layers * N_STATS * 8, True, b"d")
-            o = self._opt(lr, momentum, nesterov, l1, l2, l1_mode, regularize_bias)
-            self._reserve(batch_size)
-            with nogil:
-                if self.is_f64:
-                    status = train_epoch(&self.net, &o, <const double *> xp, tp,
-                                         op, n, batch_size, check_signals, sp,
-                                         bl, &tot)
-                else:
-                    status = train_epoch(&self.net, &o, <const float *> xp, tp,
-                                         op, n, batch_size, check_signals, sp,
-                                         bl, &tot)
-            self.cum_u = o.w.cum_u
-            if status == STATUS_INTERRUPTED:
-                try:
-                    _raise_pending()
-                except BaseException as exc:
-                    pending = exc
+            state._enter()
+            try:
+                self._check_state(state)
+                xp = self._inputs(X, n_rows)
+                tp = self._targets_of(T, n_rows)
+                op = <const int64_t *> _address(order, n * 8, False, b"q")
+                if batch_losses is None:
+                    batch_losses = np.empty(n_batches)
+                bl = <double *> _address(batch_losses, n_batches * 8, True, b"d")
+                if stats is not None:
+                    sp = <double *> _address(stats, self.net.n_layers * N_STATS * 8, True, b"d")
+                self._reserve(batch_size)
+                with nogil:
+                    if self.is_f64:
+                        status = train_epoch(&self.net, &state.opt, <const double *> xp, tp,
+                                             op, n, batch_size, check_signals, sp, bl, &tot)
+                    else:
+                        status = train_epoch(&self.net, &state.opt, <const float *> xp, tp,
+                                             op, n, batch_size, check_signals, sp, bl, &tot)
+                if status == STATUS_INTERRUPTED:
+                    try:
+                        _raise_pending()
+                    except BaseException as exc:
+                        pending = exc
+            finally:
+                state._leave()
         finally:
             self._leave()
-        return <int> status, tot.loss_sum, tot.n_correct, tot.n_seen, tot.steps, pending
+        return EpochTotals(<int> status, tot.loss_sum, tot.n_correct, tot.n_seen, tot.steps,
+                           pending)
+
+
+#: What :meth:`Network.train_epoch` returns.
+EpochTotals = namedtuple("EpochTotals", "status loss_sum correct seen steps pending")
 
 
 cdef int _raise_pending() except -1:

@@ -1,5 +1,5 @@
-"""What every experiment shares: the result base class, data preparation,
-seeds."""
+"""What every experiment shares: the result base class, the one training
+recipe, data preparation, seeds."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,18 +10,16 @@ import numpy as np
 from initreg import datasets as _ds
 from initreg._serialize import Serializable
 
-DATASET_NAMES = ("digits", "spirals", "moons", "circles")
-
 
 @dataclasses.dataclass
 class Result(Serializable):
     """Base of the experiment results: dataclasses of NumPy arrays and
-    metadata that serialise to JSON and draw themselves."""
+    metadata that serialise to JSON (``to_dict``, ``to_json``) and draw
+    themselves (``plot()``: a dict of named matplotlib figures, needs the
+    ``report`` extra)."""
 
     def plot(self):
-        """A dict of named matplotlib figures (needs the ``report`` extra)."""
-        from initreg import plotting
-        return getattr(plotting, f"plot_{self.kind}")(self)
+        raise NotImplementedError
 
     @property
     def kind(self):
@@ -31,18 +29,15 @@ class Result(Serializable):
 def train_model(data, sizes, *, activation, init, seed, optimizer, epochs, batch_size,
                 dtype="float32", validate=False, record=False):
     """The one training recipe of the experiments: a seeded MLP fitted on
-    ``data`` (its divergence, if any, goes in the history, not in a warning).
-    Returns (model, history, scores) with scores train_acc, test_acc, gap."""
-    import warnings
-
+    ``data``; divergence, if any, is recorded in the history (no warning:
+    runs go on in worker threads).  Returns (model, history, scores) with
+    scores train_acc, test_acc, gap."""
     from initreg.model import MLP
 
     net = MLP(sizes, activation=activation, init=init, dtype=dtype, seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
-                       optimizer=optimizer, record=record, seed=seed,
-                       validation_data=(data.X_test, data.y_test) if validate else None)
+    hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
+                   optimizer=optimizer, record=record, seed=seed, on_divergence="ignore",
+                   validation_data=(data.X_test, data.y_test) if validate else None)
     train, test = net.score(data.X_train, data.y_train), net.score(data.X_test, data.y_test)
     return net, hist, {"train_acc": train, "test_acc": test, "gap": train - test}
 
@@ -76,13 +71,14 @@ class Data:
         return int(max(self.y_train.max(), self.y_test.max()) + 1)
 
 
-def load_dataset(spec, seed=0, test_size=0.25, n_train=None):
+def load_dataset(spec, *, seed=0, test_size=0.25, n_train=None):
     """A :class:`Data` from a name or arrays.
 
-    spec : "digits" (the embedded UCI digits), "spirals", "moons", "circles"
-        (seeded 2-D sets), "mnist:DIR" (IDX files: train and t10k), "npz:PATH"
-        (arrays X and y), "csv:PATH" (last column the label), a tuple
-        (X, y) split here, or a :class:`Data` (returned as is).
+    spec : a name of :data:`initreg.datasets.DATASETS` ("digits", the
+        embedded UCI digits, or a seeded 2-D set: "spirals", "moons",
+        "circles", "blobs", "xor"), "mnist:DIR" (IDX files: train and t10k),
+        "npz:PATH" (arrays X and y), "csv:PATH" (last column the label), a
+        tuple (X, y) split here, or a :class:`Data` (returned as is).
     n_train : int or None
         Keep only this many training samples (stratified), to make
         over-fitting -- and what regularization does about it -- visible.
@@ -94,38 +90,36 @@ def load_dataset(spec, seed=0, test_size=0.25, n_train=None):
         return spec
     if isinstance(spec, tuple) and len(spec) == 2:
         name, (X, y) = "arrays", spec
-        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size, seed=seed, stratify=True)
+        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size=test_size, seed=seed,
+                                                  stratify=True)
     elif not isinstance(spec, str):
         raise TypeError(f"dataset must be a name, 'mnist:DIR', 'npz:PATH', 'csv:PATH' or "
                         f"(X, y); got {type(spec).__name__}")
     elif spec.startswith("mnist:"):
         name = "mnist"
         directory = os.path.expanduser(spec[len("mnist:"):])
-        Xtr, ytr = _ds.load_mnist(directory, "train")
-        Xte, yte = _ds.load_mnist(directory, "test")
+        Xtr, ytr = _ds.load_mnist(directory, kind="train")
+        Xte, yte = _ds.load_mnist(directory, kind="test")
     elif spec.startswith(("npz:", "csv:")):
         path = os.path.expanduser(spec[4:])
         name = os.path.basename(path)
         X, y = _ds.load_npz(path) if spec.startswith("npz:") else _ds.load_csv(path)
-        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size, seed=seed, stratify=True)
-    elif spec in DATASET_NAMES:
+        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size=test_size, seed=seed,
+                                                  stratify=True)
+    elif spec in _ds.DATASETS:
         name = spec
-        if spec == "digits":
-            X, y = _ds.load_digits()
-        else:
-            make = {"spirals": _ds.make_spirals, "moons": _ds.make_moons,
-                    "circles": _ds.make_circles}[spec]
-            X, y = make(n_samples=800, seed=seed)
-        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size, seed=seed, stratify=True)
+        X, y = _ds.DATASETS[spec](seed=seed)
+        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size=test_size, seed=seed,
+                                                  stratify=True)
     else:
-        raise ValueError(f"unknown dataset {spec!r}; use one of {', '.join(DATASET_NAMES)}, "
+        raise ValueError(f"unknown dataset {spec!r}; use one of {', '.join(_ds.DATASETS)}, "
                          "'mnist:DIR', 'npz:PATH', 'csv:PATH' or (X, y)")
     ytr, yte = np.asarray(ytr), np.asarray(yte)
     if ytr.dtype.kind not in "iu" or min(ytr.min(), yte.min()) < 0:
         raise ValueError(f"dataset {name}: the experiments need integer class labels 0..k-1")
     if n_train is not None and n_train < len(ytr):
-        Xtr, _, ytr, _ = _ds.train_test_split(Xtr, ytr, len(ytr) - n_train, seed=seed,
-                                              stratify=True)
+        Xtr, _, ytr, _ = _ds.train_test_split(Xtr, ytr, test_size=len(ytr) - n_train,
+                                              seed=seed, stratify=True)
     Xtr, Xte = _ds.standardize(Xtr, Xte)
     return Data(name, Xtr, ytr.astype(np.int64), Xte, yte.astype(np.int64))
 

@@ -30,7 +30,9 @@ from pathlib import Path
 from initreg._files import prepare_output
 from initreg._serialize import to_jsonable
 from initreg.experiments._common import load_dataset, train_model, weight_metrics
+from initreg.experiments._signal import one_run
 from initreg.experiments._sweep import sweep
+from initreg.optim import DEFAULT_L1_MODE, DEFAULT_LR, DEFAULT_MOMENTUM, SGD
 
 __all__ = ["train_run", "signal_run", "RUNS", "load_grid", "run_grid", "OUTPUTS"]
 
@@ -44,15 +46,13 @@ def _cached_data(dataset, data_seed, n_train):
     return load_dataset(dataset, seed=data_seed, n_train=n_train)
 
 
-def train_run(dataset="digits", hidden=(64,), activation="relu", init="he", lr=0.05,
-              momentum=0.9, l1=0.0, l2=0.0, l1_mode="proximal", epochs=20, batch_size=32,
-              n_train=None, dtype="float32", data_seed=0, seed=0):
+def train_run(dataset="digits", *, hidden=(64,), activation="relu", init="he", lr=DEFAULT_LR,
+              momentum=DEFAULT_MOMENTUM, l1=0.0, l2=0.0, l1_mode=DEFAULT_L1_MODE, epochs=20,
+              batch_size=32, n_train=None, dtype="float32", data_seed=0, seed=0):
     """Train one network; return its final metrics (a dict of plain numbers).
 
     The data split depends on ``data_seed`` only, so runs that differ in
     ``seed`` (initial weights and shuffling) see the same data."""
-    from initreg.optim import SGD
-
     data = _cached_data(dataset, data_seed, n_train)
     hidden = [hidden] if isinstance(hidden, int) else list(hidden)
     start = time.perf_counter()
@@ -66,19 +66,15 @@ def train_run(dataset="digits", hidden=(64,), activation="relu", init="he", lr=0
             "epochs_run": hist.n_epochs, "seconds": time.perf_counter() - start}
 
 
-def signal_run(depth=10, width=256, activation="tanh", init="xavier", batch=512, seed=0):
+def signal_run(depth=10, *, width=256, activation="tanh", init="xavier", batch=512, seed=0):
     """Signal propagation at initialization for one init and seed: the
     first and last hidden layers' activation and gradient std."""
-    from initreg.experiments._signal import signal_propagation
-
-    r = signal_propagation(depth=depth, width=width, activation=activation, inits=(init,),
-                           batch=batch, seed=seed, n_seeds=1)
-    return {"first_act_std": float(r.act_std[0, 0, 0]),
-            "last_act_std": float(r.act_std[0, 0, -1]),
-            "first_grad_std": float(r.grad_std[0, 0, 0]),
-            "last_grad_std": float(r.grad_std[0, 0, -1]),
-            "last_saturated": float(r.saturated[0, 0, -1]),
-            "mf_last_act_std": float(r.pred_mf_act_std[0, 0, -1])}
+    r = one_run(activation, depth, width, batch, 10, init, seed, 0.01)
+    return {"first_act_std": float(r["act_std"][0]), "last_act_std": float(r["act_std"][-1]),
+            "first_grad_std": float(r["grad_std"][0]),
+            "last_grad_std": float(r["grad_std"][-1]),
+            "last_saturated": float(r["saturated"][-1]),
+            "mf_last_act_std": float(r["pred_mf_act_std"][-1])}
 
 
 #: The experiments a grid file can name, and the metric its figures show.
@@ -159,7 +155,7 @@ def _flat(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def run_grid(spec, out, executor=None, progress=True, force=False, max_workers=None):
+def run_grid(spec, out, *, executor=None, progress=True, force=False, max_workers=None):
     """Run a grid description (see :func:`load_grid`) and write into ``out``:
     ``records.jsonl`` (one line per finished run, as they arrive),
     ``results.json`` and ``results.csv`` (all records, grid order) and
@@ -174,9 +170,9 @@ def run_grid(spec, out, executor=None, progress=True, force=False, max_workers=N
         stream.flush()
 
     try:
-        result = sweep(_Run(spec["experiment"], spec["fixed"]), spec["grid"], spec["seeds"],
-                       executor=executor, max_workers=max_workers, progress=progress,
-                       on_error="record", on_result=on_result)
+        result = sweep(_Run(spec["experiment"], spec["fixed"]), spec["grid"],
+                       seeds=spec["seeds"], executor=executor, max_workers=max_workers,
+                       progress=progress, on_error="record", on_result=on_result)
     finally:
         stream.close()
     records = to_jsonable(result.records)

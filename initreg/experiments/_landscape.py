@@ -1,5 +1,6 @@
-"""The seed note's two-parameter picture: how L1 and L2 reshape a loss
-landscape, and where the regularized optimum goes as lambda grows.
+"""The two-parameter picture of the deeplearning.ai notes: how L1 and L2
+reshape a loss landscape, and where the regularized optimum goes as lambda
+grows.
 
 A model with two weights w = (w1, w2) -- least squares or logistic regression
 on two correlated features, no bias -- has a data cost J(w) whose contours are
@@ -75,6 +76,10 @@ class LandscapeResult(Result):
     path_l2: np.ndarray
     l1_zero_lambda: float | None
 
+    def plot(self):
+        from initreg.plotting import plot_landscape
+        return plot_landscape(self)
+
     def summary(self):
         return {"optimum": [float(v) for v in self.optimum],
                 "opt_l1": [float(v) for v in self.opt_l1],
@@ -82,7 +87,7 @@ class LandscapeResult(Result):
                 "l1_zero_lambda": self.l1_zero_lambda}
 
 
-def landscape(problem="least_squares", lam=None, lambdas=None, n_samples=200,
+def landscape(problem="least_squares", *, lam=None, lambdas=None, n_samples=200,
               true_w=(1.0, 0.3), correlation=0.5, noise=0.3, grid_size=161, seed=0):
     """Two-weight model: the loss landscape with L1 and L2 and the optimum's path.
 

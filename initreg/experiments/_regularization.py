@@ -9,7 +9,7 @@ import numpy as np
 from initreg.experiments._common import (Result, load_dataset, seed_list, train_model,
                                          weight_metrics)
 from initreg.experiments._sweep import sweep
-from initreg.optim import SGD
+from initreg.optim import DEFAULT_L1_MODE, DEFAULT_LR, DEFAULT_MOMENTUM, SGD
 
 __all__ = ["regularization", "RegularizationResult", "PENALTIES"]
 
@@ -63,6 +63,10 @@ class RegularizationResult(Result):
         zeros = np.mean(self.zero_fraction[self.penalties.index("l1")], axis=1)
         return int(np.argmin(np.abs(zeros - 1 / 3)))
 
+    def plot(self):
+        from initreg.plotting import plot_regularization
+        return plot_regularization(self)
+
     def summary(self):
         """Means over seeds, per penalty and lambda."""
         return {p: {f"{lam:g}": {k: float(np.mean(getattr(self, k)[pi, li]))
@@ -72,11 +76,11 @@ class RegularizationResult(Result):
                 for pi, p in enumerate(self.penalties)}
 
 
-def regularization(dataset="digits", penalties=("none", "l1", "l2", "elastic"),
-                   lambdas=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), l1_mode="proximal", hidden=(128,),
-                   activation="relu", init="he", epochs=40, batch_size=32, lr=0.05,
-                   momentum=0.9, n_train=500, eps=1e-3, weight_range=1.0, seed=0, n_seeds=2,
-                   executor=None, progress=False):
+def regularization(dataset="digits", *, penalties=("none", "l1", "l2", "elastic"),
+                   lambdas=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), l1_mode=DEFAULT_L1_MODE,
+                   hidden=(128,), activation="relu", init="he", epochs=40, batch_size=32,
+                   lr=DEFAULT_LR, momentum=DEFAULT_MOMENTUM, n_train=500, eps=1e-3,
+                   weight_range=1.0, seed=0, n_seeds=2, executor=None, progress=False):
     """Train one model per penalty, lambda and seed; measure the weights.
 
     The penalty is ``l1 * sum|w| + l2 * sum w^2`` over the weights (see
@@ -103,25 +107,29 @@ def regularization(dataset="digits", penalties=("none", "l1", "l2", "elastic"),
         return {**scores, **weight_metrics(net, eps), "diverged": hist.diverged,
                 "hist": np.histogram(np.clip(w, edges[0], edges[-1]), edges)[0]}
 
-    grid_penalties = [p for p in penalties if p != "none"]
-    runs = []
-    if grid_penalties:
-        runs += sweep(run, {"penalty": grid_penalties, "lam": list(lambdas)}, seeds,
-                      executor=executor, progress=progress).records
+    # "none" does not depend on lambda: run once, repeated along the lambda axis
+    penalized = [p for p in penalties if p != "none"]
+    runs = {}
+    if penalized:
+        runs["penalized"] = sweep(run, {"penalty": penalized, "lam": list(lambdas)},
+                                  seeds=seeds, executor=executor, progress=progress)
     if "none" in penalties:
-        runs += sweep(run, {"penalty": ["none"], "lam": [0.0]}, seeds,
-                      executor=executor).records
-    by = {(r["penalty"], r["lam"], r["seed"]): r["result"] for r in runs}
+        runs["none"] = sweep(run, {"penalty": ["none"], "lam": [0.0]}, seeds=seeds,
+                             executor=executor)
 
-    def get(p, lam, s):
-        return by[(p, 0.0, s)] if p == "none" else by[(p, lam, s)]
+    def stacked(key):
+        parts = {}
+        if "penalized" in runs:
+            parts.update(zip(penalized, runs["penalized"].array(key)))
+        if "none" in runs:
+            none = runs["none"].array(key)[0]
+            parts["none"] = np.repeat(none, len(lambdas), axis=0)
+        return np.array([parts[p] for p in penalties])
 
     keys = ("train_acc", "test_acc", "gap", "zero_fraction", "small_fraction", "l1_norm",
             "l2_norm", "diverged")
-    arrays = {k: np.array([[[get(p, lam, s)[k] for s in seeds] for lam in lambdas]
-                           for p in penalties]) for k in keys}
-    hist = np.array([[get(p, lam, seeds[0])["hist"] for lam in lambdas] for p in penalties])
     return RegularizationResult(dataset=data.name, layer_sizes=sizes, penalties=list(penalties),
                                 lambdas=list(lambdas), l1_mode=l1_mode, seeds=seeds,
                                 epochs=epochs, n_train=len(data.y_train), eps=eps,
-                                hist=hist, hist_edges=edges, **arrays)
+                                hist=stacked("hist")[:, :, 0], hist_edges=edges,
+                                **{k: stacked(k) for k in keys})

@@ -5,7 +5,8 @@ stack of equal-width layers, for each initializer; per layer we measure the
 activations and the back-propagated gradients, and set beside them what the
 variance recursions predict:
 
-- linear (the seed note's derivation, tanh ~ identity near 0):
+- linear (the derivation of Glorot & Bengio (2010) as the deeplearning.ai
+  notes give it, tanh ~ identity near 0):
   q_l = sigma_w^2 q_{l-1}, with sigma_w^2 = fan_in Var(W);
 - mean field (Poole et al. 2016):
   q_l = sigma_w^2 E[phi(sqrt(q_{l-1}) z)^2] + sigma_b^2, z ~ N(0, 1),
@@ -22,6 +23,7 @@ import dataclasses
 
 import numpy as np
 
+from initreg._vocabulary import activation as _activation
 from initreg.experiments._common import Result, seed_list
 from initreg.experiments._sweep import sweep
 from initreg.model import MLP
@@ -37,28 +39,11 @@ N_BINS = 60
 
 
 def _phi(name, x, slope=0.01):
-    if name == "tanh":
-        return np.tanh(x)
-    if name in ("sigmoid", "logistic"):
-        return 1 / (1 + np.exp(-x))
-    if name == "relu":
-        return np.maximum(x, 0)
-    if name == "leaky_relu":
-        return np.where(x < 0, slope * x, x)
-    return x
+    return _activation(name).phi(x, slope)
 
 
 def _dphi(name, x, slope=0.01):
-    if name == "tanh":
-        return 1 - np.tanh(x) ** 2
-    if name in ("sigmoid", "logistic"):
-        s = 1 / (1 + np.exp(-x))
-        return s * (1 - s)
-    if name == "relu":
-        return (x > 0).astype(float)
-    if name == "leaky_relu":
-        return np.where(x > 0, 1.0, slope)
-    return np.ones_like(x)
+    return _activation(name).dphi(x, slope)
 
 
 def _gauss(f):
@@ -66,21 +51,22 @@ def _gauss(f):
     return float(np.dot(_WEIGHTS, f(_NODES)))
 
 
-def mean_field_variances(sigma_w2, q0, activation, sigma_b2=0.0, slope=0.01):
+def mean_field_variances(sigma_w2, q0, activation, *, sigma_b2=0.0, slope=0.01):
     """Pre-activation variances q_l of the mean-field recursion.
 
     sigma_w2 : sequence, fan_in * Var(W_l) per layer
     q0 : second moment of the inputs (the first layer sees them unactivated)
     Returns (q, act_mean, act_std), each per layer.
     """
+    name = activation
     q, mean, std = [], [], []
     prev = None
     for l, s2 in enumerate(sigma_w2):
-        m2 = q0 if l == 0 else _gauss(lambda z: _phi(activation, np.sqrt(prev) * z, slope) ** 2)
+        m2 = q0 if l == 0 else _gauss(lambda z: _phi(name, np.sqrt(prev) * z, slope) ** 2)
         prev = s2 * m2 + sigma_b2
         q.append(prev)
-        mu = _gauss(lambda z: _phi(activation, np.sqrt(prev) * z, slope))
-        second = _gauss(lambda z: _phi(activation, np.sqrt(prev) * z, slope) ** 2)
+        mu = _gauss(lambda z: _phi(name, np.sqrt(prev) * z, slope))
+        second = _gauss(lambda z: _phi(name, np.sqrt(prev) * z, slope) ** 2)
         mean.append(mu)
         std.append(np.sqrt(max(second - mu * mu, 0.0)))
     return np.array(q), np.array(mean), np.array(std)
@@ -96,7 +82,8 @@ def _hist_edges(activation, acts):
     return np.linspace(lo, top, N_BINS + 1)
 
 
-def _one_run(activation, depth, width, batch, n_outputs, init, seed, slope):
+def one_run(activation, depth, width, batch, n_outputs, init, seed, slope):
+    """Measurements and predictions of one network (one init, one seed)."""
     rng = np.random.default_rng([seed, 1])  # data stream, apart from the weights'
     X = rng.standard_normal((batch, width)).astype(np.float32)
     y = rng.integers(0, n_outputs, batch)
@@ -174,6 +161,10 @@ class SignalResult(Result):
     hist: np.ndarray
     hist_edges: np.ndarray
 
+    def plot(self):
+        from initreg.plotting import plot_signal
+        return plot_signal(self)
+
     def summary(self):
         """Key numbers per init (mean over seeds): last layer act/grad std,
         saturated fraction."""
@@ -186,7 +177,7 @@ class SignalResult(Result):
                 for i, init in enumerate(self.inits)}
 
 
-def signal_propagation(depth=10, width=256, activation="tanh",
+def signal_propagation(depth=10, *, width=256, activation="tanh",
                        inits=("small", "xavier", "glorot", "he", "large"), batch=512,
                        seed=0, n_seeds=3, n_outputs=10, leaky_slope=0.01, executor=None):
     """Forward and backward one batch through a deep net at initialization.
@@ -200,18 +191,12 @@ def signal_propagation(depth=10, width=256, activation="tanh",
     """
     inits = list(inits)
     seeds = seed_list(seed, n_seeds)
-    runs = sweep(lambda init, seed: _one_run(activation, depth, width, batch, n_outputs,
-                                             init, seed, leaky_slope),
-                 {"init": inits}, seeds, executor=executor)
-    by = {(r["init"], r["seed"]): r["result"] for r in runs.records}
-
-    def stack(key):
-        return np.array([[by[(i, s)][key] for s in seeds] for i in inits])
-
+    runs = sweep(lambda init, seed: one_run(activation, depth, width, batch, n_outputs,
+                                            init, seed, leaky_slope),
+                 {"init": inits}, seeds=seeds, executor=executor)
     fields = ("act_mean", "act_std", "act_second_moment", "pre_std", "grad_std", "saturated",
               "dead", "pred_linear_std", "pred_mf_pre_std", "pred_mf_act_std",
               "pred_mf_grad_std")
     return SignalResult(activation=activation, depth=depth, width=width, batch=batch,
-                        inits=inits, seeds=seeds, **{k: stack(k) for k in fields},
-                        hist=np.array([by[(i, seeds[0])]["hist"] for i in inits]),
-                        hist_edges=np.array([by[(i, seeds[0])]["hist_edges"] for i in inits]))
+                        inits=inits, seeds=seeds, **{k: runs.array(k) for k in fields},
+                        hist=runs.array("hist")[:, 0], hist_edges=runs.array("hist_edges")[:, 0])

@@ -8,6 +8,8 @@ import os
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+import numpy as np
+
 from initreg._progress import Progress
 
 __all__ = ["sweep", "SweepResult", "grid_configs"]
@@ -22,14 +24,27 @@ class SweepResult:
         order (the grid's keys vary like nested loops, the last fastest), then
         seed order -- whatever order the runs finished in.  A run that raised
         (with ``on_error="record"``) has ``"result": None`` and ``"error"``.
+    grid : dict
+        The grid's values, per key, in order.
+    seeds : list of int
     """
 
     records: list
+    grid: dict = dataclasses.field(default_factory=dict)
+    seeds: list = dataclasses.field(default_factory=list)
 
     def values(self, key):
         """``[record["result"][key]]`` (or attribute ``key``) in record order."""
         return [r["result"][key] if isinstance(r["result"], dict) else getattr(r["result"], key)
                 for r in self.records]
+
+    def array(self, key):
+        """The results' ``key`` stacked into one array indexed
+        ``[grid value of the first key, ..., of the last key, seed, ...]``
+        (trailing axes: the shape of each value)."""
+        values = np.array(self.values(key))
+        shape = tuple(len(v) for v in self.grid.values()) + (len(self.seeds),)
+        return values.reshape(shape + values.shape[1:])
 
     @property
     def errors(self):
@@ -96,7 +111,7 @@ def _blas_single_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def sweep(fn, grid, seeds=(0,), executor=None, max_workers=None, progress=False,
+def sweep(fn, grid, *, seeds=(0,), executor=None, max_workers=None, progress=False,
           on_error="raise", on_result=None):
     """Run ``fn(**config, seed=seed)`` for every grid configuration and seed.
 
@@ -167,8 +182,8 @@ def sweep(fn, grid, seeds=(0,), executor=None, max_workers=None, progress=False,
             executor.shutdown(wait=True)
     if errors and on_error == "raise":
         raise errors[min(errors)]
-    return SweepResult([_record(task, results[i], errors.get(i))
-                        for i, task in enumerate(tasks)])
+    return SweepResult([_record(task, results[i], errors.get(i)) for i, task in enumerate(tasks)],
+                       {k: list(v) for k, v in grid.items()}, seeds)
 
 
 def _record(task, result, error):

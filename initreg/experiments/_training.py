@@ -8,7 +8,7 @@ import numpy as np
 
 from initreg.experiments._common import Result, load_dataset, seed_list, train_model
 from initreg.experiments._sweep import sweep
-from initreg.optim import SGD
+from initreg.optim import DEFAULT_LR, DEFAULT_MOMENTUM, SGD
 
 __all__ = ["initialization", "InitializationResult", "depth_study", "DepthResult",
            "distinct_units"]
@@ -44,18 +44,15 @@ def _pad(values, n):
     return out
 
 
-def _train(data, sizes, activation, init, seed, epochs, batch_size, lr, momentum,
-           record=True, grid=None):
-    net, hist, scores = train_model(data, sizes, activation=activation, init=init, seed=seed,
-                                    optimizer=SGD(lr=lr, momentum=momentum), epochs=epochs,
-                                    batch_size=batch_size, validate=True, record=record)
+def _curves(net, hist, scores, epochs, grid=None):
+    """What the initialization experiments keep of one trained run."""
     out = {"loss": _pad(hist.loss, epochs), "train_acc": _pad(hist.accuracy, epochs),
            "test_acc": _pad(hist.val_accuracy, epochs), "diverged": hist.diverged,
            "final_test_acc": scores["test_acc"]}
-    if record:
+    if hist.layer_stats is not None:
         for key in ("act_std", "grad_std"):
             stats = np.full((epochs, net.n_layers), np.nan)
-            stats[:hist.n_epochs] = hist.layer_stats[key] if hist.layer_stats else np.nan
+            stats[:hist.n_epochs] = hist.layer_stats[key]
             out[key] = stats
         out["distinct_units"] = [distinct_units(net, l) for l in range(net.n_layers - 1)]
     if grid is not None:
@@ -96,6 +93,10 @@ class InitializationResult(Result):
     points: np.ndarray | None = None
     labels: np.ndarray | None = None
 
+    def plot(self):
+        from initreg.plotting import plot_initialization
+        return plot_initialization(self)
+
     def summary(self):
         """Mean final test accuracy, final loss and distinct units per init."""
         return {init: {"test_acc": float(np.nanmean(self.final_test_acc[i])),
@@ -105,10 +106,10 @@ class InitializationResult(Result):
                 for i, init in enumerate(self.inits)}
 
 
-def initialization(dataset="digits", inits=("zeros", "small", "xavier", "glorot", "he", "large"),
-                   activation="tanh", hidden=(64, 64, 64), epochs=30, batch_size=32, lr=0.05,
-                   momentum=0.9, seed=0, n_seeds=3, grid_size=120, executor=None,
-                   progress=False):
+def initialization(dataset="digits", *, inits=("zeros", "small", "xavier", "glorot", "he", "large"),
+                   activation="tanh", hidden=(64, 64, 64), epochs=30, batch_size=32,
+                   lr=DEFAULT_LR, momentum=DEFAULT_MOMENTUM, seed=0, n_seeds=3, grid_size=120,
+                   executor=None, progress=False):
     """Train one model per initializer (and seed) on ``dataset``.
 
     dataset : see :func:`initreg.experiments.load_dataset` ("digits",
@@ -130,23 +131,21 @@ def initialization(dataset="digits", inits=("zeros", "small", "xavier", "glorot"
         grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
 
     def run(init, seed):
-        return _train(data, sizes, activation, init, seed, epochs, batch_size, lr, momentum,
-                      grid=grid if seed == seeds[0] else None)
+        trained = train_model(data, sizes, activation=activation, init=init, seed=seed,
+                              optimizer=SGD(lr=lr, momentum=momentum), epochs=epochs,
+                              batch_size=batch_size, validate=True, record=True)
+        return _curves(*trained, epochs, grid=grid if seed == seeds[0] else None)
 
-    runs = sweep(run, {"init": list(inits)}, seeds, executor=executor, progress=progress)
-    by = {(r["init"], r["seed"]): r["result"] for r in runs.records}
-
-    def stack(key):
-        return np.array([[by[(i, s)][key] for s in seeds] for i in inits])
-
+    runs = sweep(run, {"init": list(inits)}, seeds=seeds, executor=executor, progress=progress)
     result = InitializationResult(
         dataset=data.name, activation=activation, layer_sizes=sizes, inits=list(inits),
         seeds=seeds, epochs=epochs, lr=lr,
-        **{k: stack(k) for k in ("loss", "train_acc", "test_acc", "final_test_acc", "diverged",
-                                 "act_std", "grad_std", "distinct_units")})
+        **{k: runs.array(k) for k in ("loss", "train_acc", "test_acc", "final_test_acc",
+                                      "diverged", "act_std", "grad_std", "distinct_units")})
     if grid is not None:
+        first = {r["init"]: r["result"] for r in runs.records if r["seed"] == seeds[0]}
         result.grid_x, result.grid_y = grid_x, grid_y
-        result.boundary = np.array([by[(i, seeds[0])]["boundary"] for i in inits])
+        result.boundary = np.array([first[i]["boundary"] for i in inits])
         result.points, result.labels = data.X_train[:400], data.y_train[:400]
     return result
 
@@ -171,6 +170,10 @@ class DepthResult(Result):
     loss: np.ndarray
     test_acc: np.ndarray
 
+    def plot(self):
+        from initreg.plotting import plot_depth
+        return plot_depth(self)
+
     def summary(self):
         """Mean final test accuracy per activation, init and depth."""
         return {a: {i: {int(d): float(np.nanmean(self.final_test_acc[ai, ii, di]))
@@ -179,10 +182,10 @@ class DepthResult(Result):
                 for ai, a in enumerate(self.activations)}
 
 
-def depth_study(dataset="digits", depths=(2, 5, 10, 20, 30), width=64,
+def depth_study(dataset="digits", *, depths=(2, 5, 10, 20, 30), width=64,
                 inits=("xavier", "he"), activations=("relu", "tanh"), epochs=30,
-                batch_size=32, lr=0.002, momentum=0.9, seed=0, n_seeds=2, executor=None,
-                progress=False):
+                batch_size=32, lr=DEFAULT_LR, momentum=DEFAULT_MOMENTUM, seed=0, n_seeds=2,
+                executor=None, progress=False):
     """He vs Xavier as the network deepens (He et al. 2015: a 30-layer ReLU
     net with Xavier init stalls, with He init it trains), for each activation.
 
@@ -194,18 +197,14 @@ def depth_study(dataset="digits", depths=(2, 5, 10, 20, 30), width=64,
 
     def run(activation, init, depth, seed):
         sizes = [data.n_features] + [width] * depth + [data.n_classes]
-        return _train(data, sizes, activation, init, seed, epochs, batch_size, lr, momentum,
-                      record=False)
+        trained = train_model(data, sizes, activation=activation, init=init, seed=seed,
+                              optimizer=SGD(lr=lr, momentum=momentum), epochs=epochs,
+                              batch_size=batch_size, validate=True)
+        return _curves(*trained, epochs)
 
     grid = {"activation": list(activations), "init": list(inits), "depth": list(depths)}
-    runs = sweep(run, grid, seeds, executor=executor, progress=progress)
-    shape = (len(activations), len(inits), len(depths), len(seeds))
-    acc, div = np.zeros(shape), np.zeros(shape, dtype=bool)
-    loss, test = np.zeros(shape + (epochs,)), np.zeros(shape + (epochs,))
-    for k, r in enumerate(runs.records):
-        idx = np.unravel_index(k, shape)
-        acc[idx], div[idx] = r["result"]["final_test_acc"], r["result"]["diverged"]
-        loss[idx], test[idx] = r["result"]["loss"], r["result"]["test_acc"]
+    runs = sweep(run, grid, seeds=seeds, executor=executor, progress=progress)
     return DepthResult(dataset=data.name, width=width, activations=list(activations),
                        inits=list(inits), depths=list(depths), seeds=seeds, epochs=epochs,
-                       final_test_acc=acc, diverged=div, loss=loss, test_acc=test)
+                       **{k: runs.array(k) for k in ("final_test_acc", "diverged", "loss",
+                                                     "test_acc")})

@@ -1,56 +1,19 @@
-"""Row-major GEMM over SciPy's BLAS (``scipy.linalg.cython_blas``).
-
-initreg never writes a matrix product by hand: every product of the dense
-layers goes through :func:`gemm`, in float32 (sgemm) or float64 (dgemm).
-"""
-from cython cimport floating
+"""The GEMM floor of a training step, for ``initreg bench``: the matrix
+products of one step of a dense network -- forward Z = A W per layer,
+backward dW = A^T dZ and dA = dZ W^T -- in the engine's order, shapes and
+layout, through the same BLAS calls, and nothing else.  A step cannot cost
+less than this."""
 from libc.stdlib cimport free, malloc
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from cython cimport floating
 
 import numpy as np
 
-
-cdef void gemm(BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
-               floating alpha, const floating *a, int lda, const floating *b,
-               int ldb, floating beta, floating *c, int ldc) noexcept nogil:
-    """C <- alpha op(A) op(B) + beta C, all row-major; C is (m, n), op(A) is
-    (m, k), op(B) is (k, n), and ld* are the row strides in elements."""
-    # Row-major C is column-major C^T = op(B)^T op(A)^T: BLAS gets the
-    # operands swapped (and m, n swapped), so nothing is copied or transposed.
-    cdef char ta_c = ta, tb_c = tb
-    if floating is float:
-        sgemm(&tb_c, &ta_c, &n, &m, &k, &alpha, <float *> b, &ldb,
-              <float *> a, &lda, &beta, c, &ldc)
-    else:
-        dgemm(&tb_c, &ta_c, &n, &m, &k, &alpha, <double *> b, &ldb,
-              <double *> a, &lda, &beta, c, &ldc)
-
-
-def matmul(const floating[:, ::1] a, const floating[:, ::1] b,
-           bint transpose_a=False, bint transpose_b=False):
-    """op(a) @ op(b) through :func:`gemm` (for tests); op transposes if asked."""
-    cdef int m = a.shape[1] if transpose_a else a.shape[0]
-    cdef int k = a.shape[0] if transpose_a else a.shape[1]
-    cdef int kb = b.shape[1] if transpose_b else b.shape[0]
-    cdef int n = b.shape[0] if transpose_b else b.shape[1]
-    if k != kb:
-        raise ValueError(f"inner dimensions differ: {k} and {kb}")
-    dtype = np.float32 if floating is float else np.float64
-    out = np.zeros((m, n), dtype=dtype)
-    cdef floating[:, ::1] c = out
-    if m == 0 or n == 0 or k == 0:
-        return out
-    with nogil:
-        gemm(Trans if transpose_a else NoTrans,
-             Trans if transpose_b else NoTrans, m, n, k, 1,
-             &a[0, 0], a.shape[1], &b[0, 0], b.shape[1], 0, &c[0, 0], n)
-    return out
+from initreg._core._blas cimport NoTrans, Trans, gemm
 
 
 cdef void _step_products(int n_layers, const int *sizes, int batch, floating **A,
                          floating **W, floating **Z, floating **D, floating **G,
                          floating **E) noexcept nogil:
-    # the GEMMs of one training step, in the engine's order and layout
     cdef int l
     for l in range(n_layers):  # forward: Z = A W
         gemm(NoTrans, NoTrans, batch, sizes[l + 1], sizes[l], <floating> 1, A[l], sizes[l],
@@ -72,10 +35,8 @@ cdef void _run_products(int repeats, int n_layers, const int *sizes, int batch,
 
 
 cdef class StepProducts:
-    """The matrix products of one training step of a dense network -- forward
-    Z = A W per layer, backward dW = A^T dZ and dA = dZ W^T -- on buffers
-    allocated once.  ``run(k)`` performs them k times through :func:`gemm`
-    with the GIL released: timed from outside, the GEMM floor of a step."""
+    """The matrix products of one training step on buffers allocated once;
+    ``run(k)`` performs them k times with the GIL released."""
 
     cdef int n_layers, batch
     cdef bint double
@@ -85,9 +46,13 @@ cdef class StepProducts:
 
     def __cinit__(self, layer_sizes, int batch, dtype=np.float32):
         sizes_list = [int(v) for v in layer_sizes]
+        if len(sizes_list) < 2 or min(sizes_list) < 1 or batch < 1:
+            raise ValueError("layer_sizes needs at least two positive sizes, batch >= 1")
         self.n_layers = len(sizes_list) - 1
         self.batch = batch
         dt = np.dtype(dtype)
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dt}")
         self.double = dt == np.float64
         rng = np.random.default_rng(0)
         self.arrays = []

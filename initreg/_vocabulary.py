@@ -1,0 +1,102 @@
+"""Every name a user can type for an activation, an output or an L1 mode,
+defined once.
+
+The model, the optimizers, the command line's ``choices``, the experiments
+and the plots read these tables; nothing else lists the names.  (The
+initializer names are the table of :mod:`initreg.init`, the optimizer names
+that of :mod:`initreg.optim`, the dataset names that of
+:mod:`initreg.datasets`.)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from initreg._core import _kernels, _network
+
+__all__ = ["Activation", "ACTIVATIONS", "ACTIVATION_ALIASES", "activation", "OUTPUTS",
+           "L1_MODES", "L1_MODE_CODES"]
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A hidden-layer activation: its code in the compiled core, the gain
+    PyTorch's ``calculate_gain`` recommends for it, and NumPy float64 forms
+    of phi, phi' and phi'' for the experiments' mean-field theory."""
+
+    name: str
+    code: int
+    gain: Callable[[float], float]
+    phi: Callable
+    dphi: Callable
+    d2phi: Callable
+
+
+ACTIVATIONS = {
+    "identity": Activation(
+        "identity", _kernels.IDENTITY, lambda slope: 1.0,
+        lambda x, slope=0.0: np.asarray(x, dtype=np.float64),
+        lambda x, slope=0.0: np.ones_like(x, dtype=np.float64),
+        lambda x, slope=0.0: np.zeros_like(x, dtype=np.float64)),
+    "tanh": Activation(
+        "tanh", _kernels.TANH, lambda slope: 5.0 / 3.0,
+        lambda x, slope=0.0: np.tanh(x),
+        lambda x, slope=0.0: 1.0 - np.tanh(x) ** 2,
+        lambda x, slope=0.0: -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2)),
+    "sigmoid": Activation(
+        "sigmoid", _kernels.SIGMOID, lambda slope: 1.0,
+        lambda x, slope=0.0: _sigmoid(x),
+        lambda x, slope=0.0: _sigmoid(x) * (1.0 - _sigmoid(x)),
+        lambda x, slope=0.0: _sigmoid(x) * (1.0 - _sigmoid(x)) * (1.0 - 2.0 * _sigmoid(x))),
+    "relu": Activation(
+        "relu", _kernels.RELU, lambda slope: math.sqrt(2.0),
+        lambda x, slope=0.0: np.maximum(x, 0.0),
+        lambda x, slope=0.0: (np.asarray(x) > 0).astype(np.float64),
+        lambda x, slope=0.0: np.zeros_like(x, dtype=np.float64)),
+    "leaky_relu": Activation(
+        "leaky_relu", _kernels.LEAKY_RELU, lambda slope: math.sqrt(2.0 / (1.0 + slope**2)),
+        lambda x, slope=0.01: np.where(np.asarray(x) < 0, slope * np.asarray(x), x),
+        lambda x, slope=0.01: np.where(np.asarray(x) > 0, 1.0, slope),
+        lambda x, slope=0.01: np.zeros_like(x, dtype=np.float64)),
+}
+#: Other names accepted for the same activations.
+ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid"}
+
+
+def activation(name, argument="activation"):
+    """The :class:`Activation` of a name or alias; ValueError naming
+    ``argument`` otherwise."""
+    if isinstance(name, str):
+        name = ACTIVATION_ALIASES.get(name, name)
+        if name in ACTIVATIONS:
+            return ACTIVATIONS[name]
+    known = ", ".join(repr(n) for n in (*ACTIVATIONS, *ACTIVATION_ALIASES))
+    raise ValueError(f"{argument} must be one of {known}; got {name!r}")
+
+
+#: Output layers, each fused with its loss in the compiled core: softmax with
+#: cross-entropy on integer labels, sigmoid with binary cross-entropy on 0/1
+#: targets, identity with mean squared error.
+OUTPUTS = {"softmax": _network.SOFTMAX_XENT, "sigmoid": _network.SIGMOID_BCE,
+           "linear": _network.MSE}
+
+#: How an L1 penalty enters the update, and which optimizers offer it.
+#: ``subgradient``: l1 sign(w) added to the gradient; ``proximal``:
+#: soft-thresholding by lr l1 after the step (exact zeros); ``cumulative``:
+#: Tsuruoka et al. (2009), SGD only.
+L1_MODES = {
+    "subgradient": "l1 * sign(w) is added to the gradient (the textbook update; "
+                   "weights oscillate around 0)",
+    "proximal": "soft-thresholding by lr * l1 after the step (exact zeros)",
+    "cumulative": "the cumulative penalty of Tsuruoka et al. (2009), as scikit-learn's "
+                  "SGDClassifier applies it (exact zeros; SGD only)",
+}
+L1_MODE_CODES = {"subgradient": _kernels.L1_SUBGRADIENT, "proximal": _kernels.L1_PROXIMAL,
+                 "cumulative": _kernels.L1_CUMULATIVE}
