@@ -52,9 +52,9 @@ typedef struct {
     int l1_mode;      /* enum ir_l1_mode                                       */
 } ir_sgd_params;
 
-/* ir_sgd_update prefetches ahead on arrays of at least this many bytes; on
- * arrays of up to a few MB the prefetching loop measured slower than the
- * plain one (kernels.inc, ir_sgd_stream; docs/performance.md). */
+/* ir_sgd_update prefetches ahead on arrays of at least this many bytes,
+ * beyond the caches; on smaller ones the plain loop is faster (kernels.inc,
+ * ir_sgd_stream; csrc/README.md). */
 #define IR_STREAM_BYTES (16 << 20)
 
 /* ---- vectorised elementary functions (tested error bounds in tests/) ---- */

@@ -49,7 +49,7 @@
 
 /* Arrays of at least IR_STREAM_BYTES (initreg.h) are updated in blocks of
  * IR_BLOCK_BYTES, each block prefetching the one IR_AHEAD_BYTES ahead (see
- * ir_sgd_stream); both sizes were chosen by timing (docs/performance.md). */
+ * ir_sgd_stream); both sizes were chosen by timing (csrc/README.md). */
 #define IR_BLOCK_BYTES 256
 #define IR_AHEAD_BYTES 1024
 #define IR_LINE_BYTES 64
@@ -159,8 +159,8 @@ IR_INLINE double ir_exp_pade_f64(double r, double *r_odd)
 }
 #define EXP_PADE ir_exp_pade_f64
 /* e^r - 1 for |r| <= ln2 / 2: Taylor to r^13, truncation < 2e-17 relative,
- * evaluated by Estrin's scheme: a Horner chain of 13 dependent FMAs made the
- * expm1-based tanh of earlier versions latency-bound (4.3 ns per value). */
+ * evaluated by Estrin's scheme: a Horner chain of 13 dependent FMAs would
+ * make every exp wait on latency. */
 IR_INLINE double ir_expm1_poly_f64(double r)
 {
     /* 1/k! for k = 1 .. 13 */

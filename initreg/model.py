@@ -99,8 +99,9 @@ class MLP:
         self._dtype = check_dtype(dtype)
         self._output = check_choice(output, "output", tuple(OUTPUTS))
         if self._output == "softmax" and sizes[-1] < 2:
-            raise ValueError("a softmax output needs at least 2 units; use "
-                             "output='sigmoid' for a single binary output")
+            raise ValueError(f"output='softmax' needs at least 2 units in layer_sizes[-1], "
+                             f"got {sizes[-1]}; use output='sigmoid' for a single binary "
+                             "output")
         self._leaky_slope = check_float(leaky_slope, "leaky_slope", low=0, high=1,
                                         high_open=True)
         self._activations = self._per_hidden_layer(activation, n_layers)
@@ -115,7 +116,7 @@ class MLP:
             self._bias_init = check_float(bias_init, "bias_init")
         self._layer_sizes = tuple(sizes)
         check_memory(sum(a * b + b for a, b in zip(sizes, sizes[1:])) * self.dtype.itemsize * 4,
-                     f"layer sizes {sizes} (parameters, gradients and optimizer state)")
+                     f"layer_sizes {sizes} (parameters, gradients and optimizer state)")
         codes = [_activation(a).code for a in self._activations] + [_kernels.IDENTITY]
         self._net = _network.Network(sizes, codes, [self._leaky_slope] * n_layers,
                                      OUTPUTS[self._output], self._dtype == np.float64)
@@ -140,7 +141,12 @@ class MLP:
     @staticmethod
     def _per_hidden_layer(activation, n_layers):
         n_hidden = n_layers - 1
-        names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        if isinstance(activation, str):
+            names = [activation] * n_hidden
+        elif isinstance(activation, (list, tuple)):
+            names = list(activation)
+        else:
+            raise TypeError(f"activation must be a name or a list of names, got {activation!r}")
         if len(names) != n_hidden:
             raise ValueError(f"activation has {len(names)} entries for {n_hidden} hidden layers")
         return tuple(_activation(a).name for a in names)

@@ -19,7 +19,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import initreg as ir
-from initreg import datasets, init
+from initreg import _fit, datasets, init
 from initreg.cli import main as cli_main
 
 ALLOWED = (TypeError, ValueError)
@@ -84,6 +84,8 @@ HYPER = st.fixed_dictionaries({}, optional={
     "l1_mode": st.sampled_from(["subgradient", "proximal", "cumulative", "lasso", "", 3]),
     "regularize_bias": st.one_of(st.booleans(), st.just("yes")),
 })
+DIMS = st.one_of(st.integers(-3, 300), st.sampled_from([2**31, 10**12, 2**63, 0.5, float("nan"),
+                                                      True, None, "3"]))
 SIZES = st.lists(st.one_of(st.integers(min_value=-3, max_value=12), NUMBERS,
                            st.sampled_from([2**31, 10**12])), min_size=0, max_size=5)
 # Bounded: a valid huge epoch count would simply train for ever.
@@ -95,15 +97,44 @@ INITS = st.sampled_from(list(init.names()) + ["kaiming", "", None, 3])
 OUTPUTS = st.sampled_from(["softmax", "sigmoid", "linear", "tanh", None])
 
 
-def call(fn, *args, allowed=ALLOWED, **kwargs):
-    """fn(*args, **kwargs) must work or raise an allowed exception."""
+def call(fn, *args, allowed=ALLOWED, blame=None, **kwargs):
+    """fn(*args, **kwargs) must work or raise an allowed exception; with
+    ``blame`` (the names of the arguments at fault), the refusal must name
+    one of them."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return fn(*args, **kwargs)
-    except allowed:
+    except allowed as exc:
+        if blame and not any(name in str(exc) for name in blame):
+            raise AssertionError(f"{getattr(fn, '__qualname__', fn)} refused with {exc!r}, "
+                                 f"which names none of the arguments at fault {blame}") from exc
         return None
 
+
+def refuses(fn):
+    """True if fn() raises one of the documented errors."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn()
+    except ALLOWED:
+        return True
+    return False
+
+
+def at_fault(check, values, words=None):
+    """The argument names that ``check(name, value)`` refuses one at a time
+    (as the words an error should use for them, ``words[name]``); all of
+    them when none is refused alone (a combination is at fault)."""
+    words = words or {}
+    single = [n for n, v in values.items() if refuses(lambda n=n, v=v: check(n, v))]
+    return [w for n in (single or values) for w in words.get(n, (n,))]
+
+
+FIT_DEFAULTS = dict(epochs=1, batch_size=2, optimizer=None, validation_data=None, shuffle=True,
+                    record=False, progress=False, seed=None, callbacks=None,
+                    on_divergence="warn")
 
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                 database=None)
@@ -117,13 +148,22 @@ def run_all(n):
            dtype=st.sampled_from(["float32", "float64", "float16", "int", None]),
            seed=st.one_of(st.none(), st.integers(-5, 2**70)), slope=NUMBERS)
     def fuzz_constructor(sizes, activation, init_name, output, dtype, seed, slope):
+        args = dict(layer_sizes=sizes, activation=activation, init=init_name, output=output,
+                    dtype=dtype, seed=seed, leaky_slope=slope)
+
+        def alone(name, value):
+            if name == "layer_sizes":
+                return ir.MLP(value)
+            return ir.MLP([4, 5, 3], **{name: value})
+
+        blame = at_fault(alone, args, {"init": ("initializer", "init")})
         call(ir.MLP, sizes, activation=activation, init=init_name, output=output,
-             dtype=dtype, seed=seed, leaky_slope=slope)
+             dtype=dtype, seed=seed, leaky_slope=slope, blame=blame)
 
     @small
     @given(hyper=HYPER)
     def fuzz_sgd(hyper):
-        call(ir.SGD, **hyper)
+        call(ir.SGD, **hyper, blame=at_fault(lambda n, v: ir.SGD(**{n: v}), hyper))
 
     nets = {out: ir.MLP([4, 5, 3], output=out, seed=0) for out in ("softmax", "sigmoid", "linear")}
 
@@ -147,7 +187,21 @@ def run_all(n):
         if opt is not None:
             call(net.step, X, y, opt)
             call(net.fit, X, y, epochs=epochs, batch_size=batch, optimizer=opt, record=record)
-        call(net.fit, X, y, epochs=epochs, batch_size=batch, validation_data=(X, y))
+        fit_args = {"X": X, "y": y, "epochs": epochs, "batch_size": batch}
+
+        def fit_alone(name, value):
+            if name == "X":
+                return net._check_X(value)
+            if name == "y":
+                return net._check_y(value, net._check_X(X).shape[0])
+            good_y = np.zeros(3, int) if out == "softmax" else np.zeros((3, 3))
+            return _fit.plan(net, np.zeros((3, 4)), good_y, **{**FIT_DEFAULTS, name: value})
+
+        fit_blame = (["X"] if refuses(lambda: net._check_X(X)) else
+                     ["y"] if refuses(lambda: fit_alone("y", y)) else
+                     at_fault(fit_alone, {"epochs": epochs, "batch_size": batch}))
+        call(net.fit, X, y, epochs=epochs, batch_size=batch, validation_data=(X, y),
+             blame=fit_blame)
         if X_before is not None:  # user arrays are never modified
             after = np.array(X, dtype=object, copy=True)
             assert X_before.shape == after.shape
@@ -156,13 +210,18 @@ def run_all(n):
         assert np.isfinite(net.parameters).all(), "non-finite parameters after a refused call"
 
     @small
-    @given(shape=st.one_of(st.tuples(NUMBERS, NUMBERS), st.lists(st.integers(-2, 5)), NUMBERS),
+    # sizes: small ones, or so large that they must be refused (a valid size
+    # in the tens of thousands would only make the fuzzing slow)
+    @given(shape=st.one_of(st.tuples(DIMS, DIMS), st.lists(st.integers(-2, 5)), NUMBERS),
            name=INITS, rng=st.one_of(st.none(), NUMBERS, st.just("seed")),
            dtype=st.sampled_from(["float32", "float64", "int8", None, 3]), param=NUMBERS)
     def fuzz_init(shape, name, rng, dtype, param):
-        f = call(init.get, name)
+        f = call(init.get, name, blame=["initializer"])
         if f is not None:
-            call(f, shape, rng=rng, dtype=dtype)
+            blame = at_fault(lambda n, v: f(**{"shape": (3, 2), "rng": 0, n: v}),
+                             {"shape": shape, "rng": rng, "dtype": dtype},
+                             {"shape": ("shape", "fan_in", "fan_out")})
+            call(f, shape, rng=rng, dtype=dtype, blame=blame)
         call(init.normal, shape, std=param, rng=rng)
         call(init.uniform, shape, limit=param)
         call(init.orthogonal, shape, gain=param)

@@ -256,3 +256,37 @@ def test_schedules_may_return_numpy_scalars():
     assert opt.lr_at(2) == pytest.approx(0.025)
     with pytest.raises(ValueError, match="schedule"):
         ir.SGD(lr=0.1, schedule=lambda epoch: np.float32(0)).lr_at(1)
+
+
+def test_saving_per_layer_and_user_initializers(tmp_path, digits):
+    Xtr, Xte, ytr, _ = digits
+    per_layer = [ir.init.normal(std=0.05), "he", ir.init.orthogonal(gain=2.0)]
+    net = ir.MLP([64, 16, 16, 10], activation="relu", init=per_layer, seed=3,
+                 bias_init=ir.init.uniform(limit=0.1))
+    net.save(tmp_path / "layers.npz")
+    back = ir.MLP.load(tmp_path / "layers.npz")
+    assert repr(back.init) == repr(per_layer) and repr(back.bias_init) == "uniform(limit=0.1)"
+    np.testing.assert_array_equal(back.reinitialize(3).parameters, net.parameters)
+
+    def mine(shape, *, rng=None, dtype=np.float32):
+        return np.full(shape, 0.01, dtype=dtype)
+
+    custom = ir.MLP([64, 16, 10], init=mine, seed=1)
+    custom.fit(Xtr, ytr, epochs=1)
+    custom.save(tmp_path / "custom.npz")
+    loaded = ir.MLP.load(tmp_path / "custom.npz")  # the weights come back ...
+    np.testing.assert_array_equal(loaded.forward(Xte), custom.forward(Xte))
+    assert "mine" in repr(loaded.init)
+    with pytest.raises(ValueError, match="not saved with the model"):
+        loaded.reinitialize()  # ... the function itself cannot
+    np.testing.assert_array_equal(loaded.parameters, custom.parameters)
+
+
+def test_random_biases_have_their_stated_spread():
+    net = ir.MLP([300, 400, 400, 10], bias_init=ir.init.normal(std=0.3), seed=0)
+    b = np.concatenate([x.astype(np.float64) for x in net.biases[:2]])
+    assert b.std() == pytest.approx(0.3, rel=0.1) and abs(b.mean()) < 0.05
+    again = ir.MLP([300, 400, 400, 10], bias_init=ir.init.normal(std=0.3), seed=0)
+    np.testing.assert_array_equal(again.parameters, net.parameters)
+    plain = ir.MLP([300, 400, 400, 10], seed=0)  # the weights do not depend on bias_init
+    np.testing.assert_array_equal(plain.weights[0], net.weights[0])

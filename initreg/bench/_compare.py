@@ -309,9 +309,8 @@ def machine():
 
 def blas_note(info):
     """A line saying so when OpenBLAS runs kernels without AVX-512 on a CPU that
-    has it (on the Zen 5 EPYC of docs/performance.md, tiny's and deep's GEMMs
-    then took twice as long, and torch / floor and numpy / floor shrank);
-    else None."""
+    has it (the GEMMs of small networks can then take twice as long); else
+    None."""
     narrow = sorted({b["kernels"] for b in info["blas"] if b["library"].startswith("openblas")
                      and b["kernels"] and b["kernels"].lower() not in AVX512_KERNELS})
     if not info["avx512f"] or not narrow:
