@@ -56,18 +56,27 @@ class History(Serializable):
     weight_hist : (E, L, 100) or None
         With ``record=True``: counts of each layer's weights on
         :data:`HIST_EDGES` at the end of each epoch.
-    diverged : bool
-        Training stopped because the loss was not finite -- the parameters
-        are then those of the last finite step -- or because an update
-        overflowed: the elements that would have become NaN or inf kept their
-        values, the rest of that step was applied, every parameter is finite.
-    diverged_epoch : int or None
-        0-based epoch in which that happened.
+    diverged : bool, diverged_epoch : int or None
+        Training stopped because a loss was not finite, in that (0-based)
+        epoch; see below for what the model then holds.
     interrupted : bool
-        Stopped by Ctrl-C (KeyboardInterrupt) between two batches.
+        Stopped by Ctrl-C (KeyboardInterrupt).
     stopped_early : bool, best_epoch : int or None
-        Early stopping on the validation loss ended the run; the weights are
-        those of ``best_epoch``.
+        Early stopping on the validation loss ended the run
+        (:class:`initreg.EarlyStopping`); ``best_epoch`` is the epoch whose
+        parameters it restored.
+
+    When training stops early
+    -------------------------
+    This is the contract every other part of initreg refers to.
+
+    - A non-finite loss: the step that met it changes nothing, training
+      stops, and the model holds the parameters of the last finite step.
+    - An update that would overflow (an element becoming NaN or infinity):
+      that step is applied except for those elements, which keep their
+      values, and training stops as above.  Every parameter is finite.
+    - Ctrl-C: the compiled loop stops between two batches; the model holds
+      the parameters of the last completed step.
     """
 
     loss: np.ndarray = field(default_factory=lambda: np.zeros(0))

@@ -6,7 +6,7 @@ initreg adds to the mean data loss J(w) the penalty::
 
 so the gradient of the L2 term is ``2 * l2 * w`` and one SGD step is
 ``w <- w - lr * (dJ/dw + l1 * sign(w) + 2 * l2 * w)`` with sign(0) = 0 -- the
-seed note's formulas with lambda = l1 or l2.
+formulas of the deeplearning.ai notes with lambda = l1 or l2.
 
 Other libraries state the same idea with other constants:
 

@@ -117,3 +117,18 @@ def test_python_dash_m_initreg(tmp_path):
 def test_train_reports_bad_arguments_with_status_2(argv, capsys):
     assert main(["train", *argv]) == 2
     assert "initreg train:" in capsys.readouterr().err
+
+
+def test_bench_runs_from_the_installed_package(tmp_path):
+    # outside any checkout: initreg bench needs nothing but the package
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "initreg", "bench", "--configs", "tiny",
+                           "--threads", "1", "--rounds", "1", "--only", "steps",
+                           "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env=_env_for_this_initreg())
+    assert done.returncode == 0, done.stderr
+    row = json.loads(out.read_text())["steps"]["1"]["tiny"]
+    assert {"initreg-fit", "initreg-step", "initreg-engine", "numpy", "gemm-floor"} <= set(row)
+    assert all(us > 0 for us in row.values())
+    assert "µs per training step" in done.stdout

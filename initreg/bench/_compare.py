@@ -64,7 +64,7 @@ LR, L1, L2 = 0.01, 1e-5, 1e-4
 def _sgd():
     """The compared update: plain SGD with the subgradient L1 and L2 terms,
     what the NumPy and PyTorch lines compute."""
-    return _sgd()
+    return ir.SGD(lr=LR, momentum=0.0, l1=L1, l2=L2, l1_mode="subgradient")
 
 
 def step_flops(sizes, batch):
@@ -384,7 +384,3 @@ def main(argv=None):
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

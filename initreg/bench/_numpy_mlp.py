@@ -3,7 +3,7 @@
 Softmax cross-entropy, tanh or ReLU hidden layers, SGD with the L1 + L2
 update ``W -= lr * (dW + l1 sign(W) + 2 l2 W)`` on the weights (biases get
 the plain step).  Vectorised NumPy throughout, preallocation-free, as a
-tutorial or a course would write it.  Used by compare.py as the NumPy line.
+tutorial or a course would write it: the NumPy line of ``initreg bench``.
 """
 import numpy as np
 
