@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import initreg as ir
+from initreg._vocabulary import L1_MODES
 from initreg._core import _floor, _kernels as K, _network
 
 ROWS, COLS = 128, 256
@@ -58,8 +59,7 @@ def test_fused_update(benchmark, dtype, mode, n, rng):
     w, g, v, q = (_network.aligned_zeros(n, dtype) for _ in range(4))
     w[:] = rng.normal(size=n)
     g[:] = rng.normal(size=n) * 1e-3
-    code = {"subgradient": K.L1_SUBGRADIENT, "proximal": K.L1_PROXIMAL,
-            "cumulative": K.L1_CUMULATIVE}[mode]
+    code = L1_MODES[mode].code
     benchmark(K.sgd_update, w, g, v, q, lr=1e-3, momentum=0.9, l1=1e-6, l2=1e-5,
               cum_u=1e-9, l1_mode=code)
 

@@ -11,7 +11,8 @@ directory removes such files of processes that no longer run.
 
 The new file gets the mode of the file it replaces, or ``0666`` less the
 umask for a new file.  A symbolic link is followed: the file it points to is
-replaced and the link stays.
+replaced and the link stays.  A path that is a device, FIFO or socket is
+refused, never replaced.
 """
 from __future__ import annotations
 
@@ -93,6 +94,9 @@ def atomic_write(path, write, *, binary=True):
         path = Path(os.path.realpath(path))
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; give a file name to write to")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} exists and is not a regular file (a device, FIFO or "
+                         "socket); initreg replaces regular files only")
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"directory {directory} does not exist")
@@ -104,7 +108,8 @@ def atomic_write(path, write, *, binary=True):
     tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "wb") if binary else \
+                os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())

@@ -1,10 +1,15 @@
 """The parts of :meth:`initreg.MLP.fit`: checking its arguments
-(:func:`plan`), the order of an epoch's samples (:func:`epoch_order`), and one
-epoch in the compiled core (:func:`run_epoch`), which returns an
-:class:`EpochRecord`.  The loop itself, with its callbacks, is ``MLP.fit``.
+(:func:`plan`), the order of an epoch's samples (:func:`epoch_order`), one
+epoch in the compiled core (:func:`run_epoch`, which returns an
+:class:`EpochRecord`), and the snapshot of model and optimizer that an epoch
+which diverges or is interrupted rolls back to (:class:`Snapshot`,
+:func:`deferred_interrupts`).  The loop itself, with its callbacks, is
+``MLP.fit``.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
 from typing import NamedTuple
@@ -12,9 +17,9 @@ from typing import NamedTuple
 import numpy as np
 
 from initreg._core import _network
-from initreg._validation import check_choice, check_int, check_memory
+from initreg._validation import check_bool, check_choice, check_int, check_memory
 from initreg.history import HIST_EDGES, SMALL_WEIGHT
-from initreg.optim import SGD, Optimizer
+from initreg.optim import SGD
 
 #: The spawn key of the shuffling stream: SeedSequence(seed, spawn_key=(key,
 #: epoch)) gives epoch ``epoch``'s order, apart from the layers' streams.
@@ -59,10 +64,8 @@ def plan(model, X, y, *, epochs, batch_size, optimizer, validation_data, shuffle
     n = X.shape[0]
     epochs = check_int(epochs, "epochs", low=0)
     batch_size = min(check_int(batch_size, "batch_size", low=1), n)
-    optimizer = SGD() if optimizer is None else optimizer
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an initreg optimizer (initreg.SGD, ...), got "
-                        f"{type(optimizer).__name__}")
+    optimizer = SGD() if optimizer is None else model._check_optimizer(optimizer)
+    optimizer._check_trains(model)
     validation = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -75,14 +78,17 @@ def plan(model, X, y, *, epochs, batch_size, optimizer, validation_data, shuffle
     if seed is not None:
         check_int(seed, "seed", low=0)
     check_choice(on_divergence, "on_divergence", ON_DIVERGENCE)
-    for name, flag in (("shuffle", shuffle), ("record", record), ("progress", progress)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    shuffle, record, progress = (check_bool(flag, name) for name, flag in
+                                 (("shuffle", shuffle), ("record", record),
+                                  ("progress", progress)))
     model._check_workspace(batch_size)
-    check_memory(n * 8, f"the sample order of {n} rows")
-    return FitPlan(X, t, epochs, batch_size, optimizer, validation, bool(shuffle), bool(record),
-                   bool(progress), model.seed if seed is None else int(seed), callbacks,
-                   on_divergence)
+    # the sample order, and the epoch snapshot: parameters and up to three
+    # optimizer arrays of the same size
+    check_memory(n * 8 + 4 * model.parameters.nbytes,
+                 f"training {n} rows (the epoch's sample order and a snapshot of "
+                 f"{model.n_params} parameters and their optimizer state)")
+    return FitPlan(X, t, epochs, batch_size, optimizer, validation, shuffle, record, progress,
+                   model.seed if seed is None else int(seed), callbacks, on_divergence)
 
 
 def epoch_order(seed, epoch, n, shuffle):
@@ -132,6 +138,57 @@ def run_epoch(model, plan, state, lr):
         layer_stats = _layer_stats(model, stats, run.seen, run.steps)
         weight_hist = _weight_histograms(model)
     return EpochRecord(run.status, values, losses, layer_stats, weight_hist, None)
+
+
+class Snapshot(NamedTuple):
+    """Model and optimizer as they were at the start of an epoch."""
+
+    parameters: np.ndarray
+    epochs_trained: int
+    optimizer_epoch: int
+    steps: int
+    cum_u: float
+    buffers: dict
+
+    @classmethod
+    def take(cls, model, optimizer, state):
+        return cls(model.parameters.copy(), model.epochs_trained, optimizer.epoch,
+                   int(state.steps), float(state.cum_u),
+                   {k: v.copy() for k, v in state.buffers.items()})
+
+    def restore(self, model, optimizer, state):
+        """Put everything back (the caller holds both guards)."""
+        model.parameters[...] = self.parameters
+        model._epochs_trained = self.epochs_trained
+        optimizer.epoch = self.optimizer_epoch
+        state.steps, state.cum_u = self.steps, self.cum_u
+        for name, values in state.buffers.items():
+            if name in self.buffers:
+                values[...] = self.buffers[name]
+            else:  # created during the epoch (a setting changed by a callback)
+                values[...] = 0
+
+
+@contextlib.contextmanager
+def deferred_interrupts():
+    """Hold Ctrl-C (SIGINT) until the block is done, then deliver it: the
+    block -- recording an epoch, or putting a model back -- is never left
+    half done.  Outside the main thread, where Python delivers no signal,
+    the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, received[0])
+            elif previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
 
 
 def _std(total, total_sq, count):

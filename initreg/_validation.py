@@ -23,9 +23,7 @@ FLOAT_DTYPES = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)
 MAX_DIM = 2**31 - 1
 
 
-def memory_limit():
-    """Bytes of memory available now (Linux's MemAvailable), else the physical
-    memory, else a generous default."""
+def _meminfo_available():
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -39,12 +37,61 @@ def memory_limit():
         return 2**46
 
 
+def _address_space_left():
+    """What RLIMIT_AS still allows this process to map, or None."""
+    try:
+        import resource
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return None
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        mapped = 0
+    return max(soft - mapped, 0)
+
+
+def _cgroup_left():
+    """What the process's cgroup (v2) memory limit still allows, or None."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            path = next((line.strip().split(":", 2)[2] for line in f
+                         if line.startswith("0::")), None)
+        if path is None:
+            return None
+        base = os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+        with open(os.path.join(base, "memory.max")) as f:
+            limit = f.read().strip()
+        if limit == "max":
+            return None
+        with open(os.path.join(base, "memory.current")) as f:
+            return max(int(limit) - int(f.read().strip()), 0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def memory_limit():
+    """Bytes of memory this process can still use: Linux's MemAvailable (else
+    the physical memory), lowered by an address-space limit (RLIMIT_AS) and a
+    cgroup memory limit when they are set."""
+    limits = [_meminfo_available(), _address_space_left(), _cgroup_left()]
+    return min(v for v in limits if v is not None)
+
+
 def check_memory(nbytes, what):
     """Refuse, with a ValueError, work whose arrays would not fit in memory
     (instead of a MemoryError, or the kernel killing the process)."""
-    if nbytes > memory_limit():
-        raise ValueError(f"{what} would need {nbytes / 2**30:.1f} GiB; more than the "
-                         f"{memory_limit() / 2**30:.1f} GiB of memory available")
+    available = memory_limit()
+    if nbytes > available:
+        raise ValueError(f"{what} would need {_size(nbytes)}; more than the "
+                         f"{_size(available)} of memory available")
+
+
+def _size(nbytes):
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def check_dtype(dtype, name="dtype"):

@@ -18,21 +18,30 @@ import numpy as np
 from initreg._core import _kernels, _network
 
 __all__ = ["Activation", "ACTIVATIONS", "ACTIVATION_ALIASES", "activation", "OUTPUTS",
-           "L1_MODES", "L1_MODE_CODES"]
+           "L1Mode", "L1_MODES", "LEAKY_SLOPE"]
 
 
 def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # no overflow for large |x|
 
 
+#: The default negative-side slope of "leaky_relu".
+LEAKY_SLOPE = 0.01
+
+
 @dataclass(frozen=True)
 class Activation:
-    """A hidden-layer activation: its code in the compiled core, the gain
-    PyTorch's ``calculate_gain`` recommends for it, and NumPy float64 forms
-    of phi, phi' and phi'' for the experiments' mean-field theory."""
+    """A hidden-layer activation: its code in the compiled core, the range of
+    its values (lo, hi; None where unbounded), the initializer it is usually
+    paired with
+    (He for the ReLU family, Glorot otherwise), the gain PyTorch's
+    ``calculate_gain`` recommends, and NumPy float64 forms of phi, phi' and
+    phi'' for the experiments' mean-field theory."""
 
     name: str
     code: int
+    range: tuple
+    init: str
     gain: Callable[[float], float]
     phi: Callable
     dphi: Callable
@@ -41,30 +50,31 @@ class Activation:
 
 ACTIVATIONS = {
     "identity": Activation(
-        "identity", _kernels.IDENTITY, lambda slope: 1.0,
-        lambda x, slope=0.0: np.asarray(x, dtype=np.float64),
-        lambda x, slope=0.0: np.ones_like(x, dtype=np.float64),
-        lambda x, slope=0.0: np.zeros_like(x, dtype=np.float64)),
+        "identity", _kernels.IDENTITY, (None, None), "glorot", lambda slope: 1.0,
+        lambda x, slope=LEAKY_SLOPE: np.asarray(x, dtype=np.float64),
+        lambda x, slope=LEAKY_SLOPE: np.ones_like(x, dtype=np.float64),
+        lambda x, slope=LEAKY_SLOPE: np.zeros_like(x, dtype=np.float64)),
     "tanh": Activation(
-        "tanh", _kernels.TANH, lambda slope: 5.0 / 3.0,
-        lambda x, slope=0.0: np.tanh(x),
-        lambda x, slope=0.0: 1.0 - np.tanh(x) ** 2,
-        lambda x, slope=0.0: -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2)),
+        "tanh", _kernels.TANH, (-1.0, 1.0), "glorot", lambda slope: 5.0 / 3.0,
+        lambda x, slope=LEAKY_SLOPE: np.tanh(x),
+        lambda x, slope=LEAKY_SLOPE: 1.0 - np.tanh(x) ** 2,
+        lambda x, slope=LEAKY_SLOPE: -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2)),
     "sigmoid": Activation(
-        "sigmoid", _kernels.SIGMOID, lambda slope: 1.0,
-        lambda x, slope=0.0: _sigmoid(x),
-        lambda x, slope=0.0: _sigmoid(x) * (1.0 - _sigmoid(x)),
-        lambda x, slope=0.0: _sigmoid(x) * (1.0 - _sigmoid(x)) * (1.0 - 2.0 * _sigmoid(x))),
+        "sigmoid", _kernels.SIGMOID, (0.0, 1.0), "glorot", lambda slope: 1.0,
+        lambda x, slope=LEAKY_SLOPE: _sigmoid(x),
+        lambda x, slope=LEAKY_SLOPE: _sigmoid(x) * (1.0 - _sigmoid(x)),
+        lambda x, slope=LEAKY_SLOPE: _sigmoid(x) * (1.0 - _sigmoid(x)) * (1.0 - 2.0 * _sigmoid(x))),
     "relu": Activation(
-        "relu", _kernels.RELU, lambda slope: math.sqrt(2.0),
-        lambda x, slope=0.0: np.maximum(x, 0.0),
-        lambda x, slope=0.0: (np.asarray(x) > 0).astype(np.float64),
-        lambda x, slope=0.0: np.zeros_like(x, dtype=np.float64)),
+        "relu", _kernels.RELU, (0.0, None), "he", lambda slope: math.sqrt(2.0),
+        lambda x, slope=LEAKY_SLOPE: np.maximum(x, 0.0),
+        lambda x, slope=LEAKY_SLOPE: (np.asarray(x) > 0).astype(np.float64),
+        lambda x, slope=LEAKY_SLOPE: np.zeros_like(x, dtype=np.float64)),
     "leaky_relu": Activation(
-        "leaky_relu", _kernels.LEAKY_RELU, lambda slope: math.sqrt(2.0 / (1.0 + slope**2)),
-        lambda x, slope=0.01: np.where(np.asarray(x) < 0, slope * np.asarray(x), x),
-        lambda x, slope=0.01: np.where(np.asarray(x) > 0, 1.0, slope),
-        lambda x, slope=0.01: np.zeros_like(x, dtype=np.float64)),
+        "leaky_relu", _kernels.LEAKY_RELU, (None, None), "he",
+        lambda slope: math.sqrt(2.0 / (1.0 + slope**2)),
+        lambda x, slope=LEAKY_SLOPE: np.where(np.asarray(x) < 0, slope * np.asarray(x), x),
+        lambda x, slope=LEAKY_SLOPE: np.where(np.asarray(x) > 0, 1.0, slope),
+        lambda x, slope=LEAKY_SLOPE: np.zeros_like(x, dtype=np.float64)),
 }
 #: Other names accepted for the same activations.
 ACTIVATION_ALIASES = {"linear": "identity", "logistic": "sigmoid"}
@@ -87,16 +97,18 @@ def activation(name, argument="activation"):
 OUTPUTS = {"softmax": _network.SOFTMAX_XENT, "sigmoid": _network.SIGMOID_BCE,
            "linear": _network.MSE}
 
-#: How an L1 penalty enters the update, and which optimizers offer it.
-#: ``subgradient``: l1 sign(w) added to the gradient; ``proximal``:
-#: soft-thresholding by lr l1 after the step (exact zeros); ``cumulative``:
-#: Tsuruoka et al. (2009), SGD only.
+@dataclass(frozen=True)
+class L1Mode:
+    """How an L1 penalty enters the update (described in :mod:`initreg.optim`):
+    its code in the compiled core and the optimizers that offer it."""
+
+    code: int
+    optimizers: tuple
+
+
+#: The L1 modes, by the name ``l1_mode=`` takes.
 L1_MODES = {
-    "subgradient": "l1 * sign(w) is added to the gradient (the textbook update; "
-                   "weights oscillate around 0)",
-    "proximal": "soft-thresholding by lr * l1 after the step (exact zeros)",
-    "cumulative": "the cumulative penalty of Tsuruoka et al. (2009), as scikit-learn's "
-                  "SGDClassifier applies it (exact zeros; SGD only)",
+    "subgradient": L1Mode(_kernels.L1_SUBGRADIENT, ("sgd",)),
+    "proximal": L1Mode(_kernels.L1_PROXIMAL, ("sgd",)),
+    "cumulative": L1Mode(_kernels.L1_CUMULATIVE, ("sgd",)),
 }
-L1_MODE_CODES = {"subgradient": _kernels.L1_SUBGRADIENT, "proximal": _kernels.L1_PROXIMAL,
-                 "cumulative": _kernels.L1_CUMULATIVE}

@@ -7,7 +7,8 @@
 
 Exit status: 0 on success, 1 when a run failed (the report keeps what
 finished), 2 for bad arguments or an output directory that would be
-overwritten.
+overwritten, 74 when a file cannot be written (a full disk, say), 130 after
+Ctrl-C.  Each failure prints one line on stderr, never a traceback.
 """
 from __future__ import annotations
 
@@ -16,65 +17,79 @@ import json
 import sys
 import time
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_IOERR = 74         # sysexits.h EX_IOERR
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 
 def _report(args):
     from initreg._files import OutputExists
-    from initreg.report import run_report
 
     start = time.perf_counter()
     try:
+        from initreg.report import BadDataset, run_report
         path, errors = run_report(args.dataset, out=args.out, quick=args.quick, seed=args.seed,
                                   force=args.force, progress=not args.no_progress)
-    except OutputExists as exc:
-        print(f"initreg report: {exc}", file=sys.stderr)
-        return 2
-    except ImportError as exc:
-        print(f"initreg report: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:  # a dataset that cannot be read
-        print(f"initreg report: {exc}", file=sys.stderr)
-        return 2
+    except (OutputExists, BadDataset, ImportError) as exc:
+        return _fail("report", exc, EXIT_USAGE)
+    except OSError as exc:
+        return _fail("report", exc, EXIT_IOERR, f"; {args.out} keeps the sections that "
+                     "were written")
+    except KeyboardInterrupt:
+        return _fail("report", "interrupted", EXIT_INTERRUPTED,
+                     f"; {args.out} keeps the sections that finished")
     took = time.perf_counter() - start
     print(f"wrote {path} ({took:.1f} s)" + (f"; failed: {', '.join(errors)}" if errors else ""))
-    return 1 if errors else 0
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+def _fail(command, what, status, more=""):
+    """One line on stderr, and the exit status."""
+    print(f"initreg {command}: {what}{more}", file=sys.stderr)
+    return status
 
 
 def _sweep(args):
     from initreg._files import OutputExists
     from initreg.experiments._grid import load_grid, local_dask, run_grid
 
+    if args.dask and args.scheduler:
+        return _fail("sweep", "give --dask local:N or --scheduler, not both", EXIT_USAGE)
+    if args.workers is not None and args.workers < 1:
+        return _fail("sweep", f"--workers must be at least 1, got {args.workers}", EXIT_USAGE)
+    if args.resume and args.force:
+        return _fail("sweep", "give --resume or --force, not both", EXIT_USAGE)
     cluster = client = None
     try:
-        if args.dask and args.scheduler:
-            print("initreg sweep: give --dask local:N or --scheduler, not both", file=sys.stderr)
-            return 2
         spec = load_grid(args.grid_file)  # a bad file fails before any cluster starts
         if args.dask or args.scheduler:
             try:
                 from dask.distributed import Client
             except ImportError:
-                print('initreg sweep: Dask is not installed: pip install "initreg[dask]"',
-                      file=sys.stderr)
-                return 2
+                return _fail("sweep", 'Dask is not installed: pip install "initreg[dask]"',
+                             EXIT_USAGE)
             if args.dask:
                 kind, _, n = args.dask.partition(":")
                 if kind != "local" or not n.isdigit() or int(n) < 1:
-                    print(f"initreg sweep: --dask takes local:N, got {args.dask!r}",
-                          file=sys.stderr)
-                    return 2
+                    return _fail("sweep", f"--dask takes local:N, got {args.dask!r}",
+                                 EXIT_USAGE)
                 cluster, client = local_dask(int(n))
             else:
                 client = Client(args.scheduler, timeout="30s")
-        start = time.perf_counter()
-        result = run_grid(spec, args.out, executor=client,
-                          progress=not args.no_progress, force=args.force,
-                          max_workers=args.workers)
-    except OutputExists as exc:
-        print(f"initreg sweep: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError, TypeError) as exc:
-        print(f"initreg sweep: {exc}", file=sys.stderr)
-        return 2
+    except (OutputExists, ValueError, TypeError, OSError) as exc:
+        return _fail("sweep", exc, EXIT_USAGE)
+    start = time.perf_counter()
+    try:
+        result = run_grid(spec, args.out, executor=client, progress=not args.no_progress,
+                          force=args.force, resume=args.resume, max_workers=args.workers)
+    except (OutputExists, ValueError) as exc:
+        return _fail("sweep", exc, EXIT_USAGE)
+    except OSError as exc:
+        return _fail("sweep", exc, EXIT_IOERR)
+    except KeyboardInterrupt:
+        return _fail("sweep", "interrupted", EXIT_INTERRUPTED,
+                     f"; the finished runs are in {args.out}/records.jsonl (continue with "
+                     "--resume)")
     finally:
         if client is not None:
             client.close()
@@ -84,7 +99,7 @@ def _sweep(args):
     print(f"wrote {args.out}/results.csv, results.json, records.jsonl: "
           f"{len(result.records)} runs in {time.perf_counter() - start:.1f} s"
           + (f", {failed} failed (see the error column)" if failed else ""))
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _layers(text):
@@ -99,32 +114,59 @@ def _layers(text):
     return sizes
 
 
+def _writable(path):
+    """Why ``path`` cannot be saved to, or None: checked before training, so
+    that a bad --save costs no training time."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    if not path:
+        return "--save needs a file name"
+    target = Path(path)
+    if target.is_dir():
+        return f"--save {path}: is a directory; give a file name"
+    if target.exists() and not target.resolve().is_file():
+        return f"--save {path}: exists and is not a regular file"
+    directory = target.resolve().parent
+    if not directory.is_dir():
+        return f"--save {path}: directory {directory} does not exist"
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        return f"--save {path}: cannot write in {directory} ({exc.strerror or exc})"
+    if not os.access(directory, os.W_OK):
+        return f"--save {path}: cannot write in {directory}"
+    return None
+
+
 def _train(args):
     import numpy as np
 
     import initreg as ir
     from initreg.experiments import load_dataset
 
+    if args.save is not None and (problem := _writable(args.save)):
+        return _fail("train", problem, EXIT_USAGE)
     try:
         data = load_dataset(args.dataset, seed=args.seed)
     except (ValueError, OSError, TypeError) as exc:
-        print(f"initreg train: {exc}", file=sys.stderr)
-        return 2
+        return _fail("train", exc, EXIT_USAGE)
     sizes = args.layers or [data.n_features, 128, data.n_classes]
     if sizes[0] != data.n_features or sizes[-1] != data.n_classes:
-        print(f"initreg train: --layers must start with {data.n_features} inputs and end with "
-              f"{data.n_classes} outputs for {data.name}; got {sizes}", file=sys.stderr)
-        return 2
+        return _fail("train", f"--layers must start with {data.n_features} inputs and end "
+                     f"with {data.n_classes} outputs for {data.name}; got {sizes}", EXIT_USAGE)
     try:
         net = ir.MLP(sizes, activation=args.activation, init=args.init, dtype=args.dtype,
                      seed=args.seed)
         opt = ir.SGD(lr=args.lr, momentum=args.momentum, l1=args.l1, l2=args.l2,
                      l1_mode=args.l1_mode)
     except (ValueError, TypeError) as exc:
-        print(f"initreg train: {exc}", file=sys.stderr)
-        return 2
+        return _fail("train", exc, EXIT_USAGE)
 
-    header = f"{'epoch':>5} {'loss':>9} {'penalty':>9} {'train':>7} {'test':>7} {'zeros':>7} {'ms':>7}"
+    header = (f"{'epoch':>5} {'loss':>9} {'penalty':>9} {'train':>7} {'test':>7} "
+              f"{'zeros':>7} {'ms':>7}")
 
     def show(model, hist, epoch):
         print(f"{epoch + 1:>5} {hist.loss[-1]:9.4f} {hist.penalty[-1]:9.4f} "
@@ -139,22 +181,33 @@ def _train(args):
         hist = net.fit(data.X_train, data.y_train, epochs=args.epochs,
                        batch_size=args.batch_size, optimizer=opt,
                        validation_data=(data.X_test, data.y_test), seed=args.seed,
-                       callbacks=[] if args.json else [show])
+                       callbacks=[] if args.json else [show], on_divergence="ignore")
     except (ValueError, TypeError) as exc:  # --epochs -1, --batch-size 0, ...
-        print(f"initreg train: {exc}", file=sys.stderr)
-        return 2
-    if args.save:
-        net.save(args.save)
+        return _fail("train", exc, EXIT_USAGE)
+    except KeyboardInterrupt:
+        hist = net.history_
+        interrupted = True
+    else:
+        interrupted = False
+    try:
+        if args.save:
+            net.save(args.save, optimizer=opt)
+    except OSError as exc:
+        return _fail("train", f"cannot save to {args.save}: {exc}", EXIT_IOERR)
     if args.json:
         print(json.dumps({"model": net._config(), "optimizer": opt.to_dict(),
                           "dataset": data.name, "history": hist.to_dict(),
                           "test_accuracy": net.score(data.X_test, data.y_test)}))
     else:
-        status = ("diverged" if hist.diverged else "interrupted" if hist.interrupted else "done")
-        print(f"{status}: test accuracy {net.score(data.X_test, data.y_test):.4f}, "
+        status = "diverged" if hist.diverged else "interrupted" if interrupted else "done"
+        print(f"{status} after {hist.n_epochs} epochs: test accuracy "
+              f"{net.score(data.X_test, data.y_test):.4f}, "
               f"{int(np.sum([np.sum(w == 0) for w in net.weights]))} of "
-              f"{sum(w.size for w in net.weights)} weights exactly 0")
-    return 1 if hist.diverged or hist.interrupted else 0
+              f"{sum(w.size for w in net.weights)} weights exactly 0"
+              + (f"; saved to {args.save}" if args.save else ""))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if hist.diverged else EXIT_OK
 
 
 def _bench(script_args):
@@ -215,7 +268,9 @@ def build_parser():
     tr.add_argument("--batch-size", type=int, default=32)
     tr.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
+    tr.add_argument("--save", metavar="PATH",
+                    help="save the trained model and its optimizer (.npz; "
+                         "initreg.load_checkpoint reads both)")
     tr.add_argument("--json", action="store_true", help="print one JSON object, no table")
     tr.set_defaults(run=_train)
 
@@ -233,6 +288,9 @@ def build_parser():
     sw.add_argument("--workers", type=int, default=None,
                     help="threads for a local run without Dask (default: CPU count)")
     sw.add_argument("--force", action="store_true", help="overwrite results in DIR")
+    sw.add_argument("--resume", action="store_true",
+                    help="continue the sweep of the same grid file in DIR: finished runs "
+                         "are not run again")
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(run=_sweep)
 

@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised without scikit-learn
     raise ImportError("initreg.MLPClassifier and MLPRegressor need scikit-learn: "
                       'pip install "initreg[sklearn]"') from exc
 
+from initreg._vocabulary import activation
 from initreg.callbacks import EarlyStopping
 from initreg.datasets import train_test_split
 from initreg.model import MLP
@@ -93,7 +94,7 @@ class _BaseMLP(BaseEstimator):
     def _build(self, X, n_out):
         init = self.init
         if init == "auto":
-            init = "he" if self.activation in ("relu", "leaky_relu") else "glorot"
+            init = activation(self.activation).init
         self.model_ = MLP([X.shape[1], *self._hidden(), n_out], activation=self.activation,
                           init=init, output=self._output, dtype=self._model_dtype(X),
                           seed=self._seed())

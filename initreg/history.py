@@ -60,7 +60,7 @@ class History(Serializable):
         Training stopped because a loss was not finite, in that (0-based)
         epoch; see below for what the model then holds.
     interrupted : bool
-        Stopped by Ctrl-C (KeyboardInterrupt).
+        Stopped by Ctrl-C (KeyboardInterrupt, which fit raised).
     stopped_early : bool, best_epoch : int or None
         Early stopping on the validation loss ended the run
         (:class:`initreg.EarlyStopping`); ``best_epoch`` is the epoch whose
@@ -70,13 +70,20 @@ class History(Serializable):
     -------------------------
     This is the contract every other part of initreg refers to.
 
-    - A non-finite loss: the step that met it changes nothing, training
-      stops, and the model holds the parameters of the last finite step.
-    - An update that would overflow (an element becoming NaN or infinity):
-      that step is applied except for those elements, which keep their
-      values, and training stops as above.  Every parameter is finite.
-    - Ctrl-C: the compiled loop stops between two batches; the model holds
-      the parameters of the last completed step.
+    - :meth:`~initreg.MLP.fit`, a non-finite loss or an update that would
+      overflow: the model and its optimizer's state go back to where they
+      were at the start of the epoch in which it happened (``diverged_epoch``);
+      the epochs before it are kept, and recorded.  The model predicts
+      finite values and training can go on, with a smaller learning rate.
+    - ``fit``, Ctrl-C: the same rollback to the start of the epoch that was
+      running; fit then raises KeyboardInterrupt, and ``model.history_``
+      holds the completed epochs (``interrupted`` set).  A second Ctrl-C
+      while fit puts the model back is held until it is done.
+    - Each recorded epoch is whole: every per-epoch array has one entry per
+      completed epoch, and ``batch_loss`` the steps of those epochs.
+    - :meth:`~initreg.MLP.step`, a non-finite loss: the step changes nothing.
+      An update that would overflow: the step is applied except for the
+      elements that would become NaN or infinity, which keep their values.
     """
 
     loss: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -107,7 +114,9 @@ class History(Serializable):
         value = np.asarray(value, dtype=np.float64)[None]
         setattr(self, name, value if old is None else np.concatenate([old, value]))
 
-    def _append_epoch(self, values, layer_stats=None, weight_hist=None):
+    def _append_epoch(self, values, layer_stats=None, weight_hist=None, batch_losses=None):
+        if batch_losses is not None:
+            self.batch_loss = np.concatenate([self.batch_loss, batch_losses])
         for name, value in values.items():
             self._append(name, value)
         if layer_stats is not None:

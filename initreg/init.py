@@ -41,9 +41,10 @@ import numbers
 
 import numpy as np
 
+from initreg import _recipes
 from initreg._validation import (check_choice, check_dtype, check_float, check_int,
                                  check_memory)
-from initreg._vocabulary import activation as _activation
+from initreg._vocabulary import LEAKY_SLOPE, activation as _activation
 
 __all__ = [
     "Initializer", "zeros", "constant", "normal", "uniform",
@@ -102,7 +103,9 @@ class Initializer:
         self.params = params
         self.name = func.__name__
 
-    def __call__(self, shape, *, rng=None, dtype=np.float32):
+    def __call__(self, shape=None, *, rng=None, dtype=np.float32):
+        if shape is None:  # the convention of every initializer: itself, bound
+            return self
         return self.func(shape, rng=rng, dtype=dtype, **self.params)
 
     def __repr__(self):
@@ -282,8 +285,9 @@ def variance_scaling(shape=None, *, scale=1.0, mode="fan_in",
 def gain(activation, param=None):
     """PyTorch's recommended gain for an activation (``calculate_gain``):
     identity/sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu
-    sqrt(2 / (1 + slope^2)) with slope ``param`` (default 0.01)."""
-    slope = 0.01 if param is None else check_float(param, "param")
+    sqrt(2 / (1 + slope^2)) with slope ``param`` (default 0.01, as
+    :class:`initreg.MLP`'s ``leaky_slope``)."""
+    slope = LEAKY_SLOPE if param is None else check_float(param, "param")
     return _activation(activation).gain(slope)
 
 
@@ -346,24 +350,16 @@ def describe(init):
     if isinstance(init, str):
         return init
     if isinstance(init, Initializer) and init.name in _PUBLIC:
-        return {"initializer": init.name, "params": dict(init.params)}
+        return _recipes.describe("initializer", init.name, init.params, init)
     if getattr(init, "__module__", None) == __name__ and getattr(init, "__name__", "") in _PUBLIC:
-        return {"initializer": init.__name__, "params": {}}
-    return {"unsaved": repr(init)}
+        return _recipes.describe("initializer", init.__name__, {}, init)
+    return _recipes.describe("initializer", None, {}, init)
 
 
-class _Unsaved:
-    """Stands for a user callable that could not be saved with a model."""
-
-    def __init__(self, text):
-        self.text = text
-
-    def __call__(self, shape, *, rng=None, dtype=np.float32):
-        raise ValueError(f"the initializer {self.text} was not saved with the model; "
-                         "build a new MLP with init=... to draw fresh weights")
-
-    def __repr__(self):
-        return f"<unsaved initializer {self.text}>"
+def _build(name, params):
+    if name not in _PUBLIC:
+        raise ValueError(f"unknown initializer {name!r}")
+    return globals()[name](**params)
 
 
 def restore(desc):
@@ -372,14 +368,10 @@ def restore(desc):
         return [restore(d) for d in desc]
     if isinstance(desc, str):
         return desc
-    if isinstance(desc, dict) and desc.get("initializer") in _PUBLIC:
-        params = desc.get("params", {})
-        if not isinstance(params, dict):
-            raise ValueError(f"initializer parameters must be a table, got {params!r}")
-        return globals()[desc["initializer"]](**params)
-    if isinstance(desc, dict) and desc.get("function") in _PUBLIC:  # format version 1
-        return globals()[desc["function"]]()
-    return _Unsaved(str(desc.get("unsaved", desc)) if isinstance(desc, dict) else str(desc))
+    if isinstance(desc, dict) and "function" in desc:  # format version 1
+        desc = {"initializer": desc["function"], "params": {}}
+    return _recipes.restore(desc, "initializer", _build, "initializer",
+                            "build a new MLP with init=... to draw fresh weights")
 
 
 def lsuv(model, X, *, tol=0.05, max_iter=10, rng=None):

@@ -22,7 +22,7 @@ from initreg._progress import Progress
 from initreg._validation import (MAX_DIM, as_float_array, as_labels, as_targets,
                                  check_choice, check_dtype, check_float, check_int,
                                  check_memory)
-from initreg._vocabulary import OUTPUTS, activation as _activation
+from initreg._vocabulary import LEAKY_SLOPE, OUTPUTS, activation as _activation
 from initreg.history import History
 from initreg.optim import Optimizer
 
@@ -86,7 +86,7 @@ class MLP:
     """
 
     def __init__(self, layer_sizes, *, activation="tanh", init="xavier", bias_init=0.0,
-                 output="softmax", dtype="float32", seed=None, leaky_slope=0.01):
+                 output="softmax", dtype="float32", seed=None, leaky_slope=LEAKY_SLOPE):
         self._setup(layer_sizes, activation, init, bias_init, output, dtype, leaky_slope)
         self._draw(seed)
 
@@ -486,64 +486,88 @@ class MLP:
         -------
         History
             Also kept as ``self.history_``.  What the model holds after
-            divergence or Ctrl-C is stated in :class:`History`.
+            divergence or Ctrl-C (which fit passes on as KeyboardInterrupt,
+            once the model is consistent) is stated in :class:`History`.
+
+        While fit runs, the model and the optimizer belong to its thread:
+        calls from another thread raise RuntimeError.
         """
         plan = _fit.plan(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                          validation_data=validation_data, shuffle=shuffle, record=record,
                          progress=progress, seed=seed, callbacks=callbacks,
                          on_divergence=on_divergence)
         opt = plan.optimizer
-        state = opt._bind(self)
         hist = History()
         if plan.validation is not None:
             hist.val_loss, hist.val_accuracy = np.zeros(0), np.zeros(0)
-        self.history_ = hist
-        self._diverged = False
-        begun = []
-        try:
-            for cb in plan.callbacks:
-                if hasattr(cb, "on_train_begin"):
-                    cb.on_train_begin(self, hist)
-                begun.append(cb)
-            with Progress(plan.epochs, "fit", enabled=plan.progress) as bar:
-                for epoch in range(plan.epochs):
-                    record = _fit.run_epoch(self, plan, state, opt.lr_at(opt.epoch))
-                    hist.batch_loss = np.concatenate([hist.batch_loss, record.batch_losses])
-                    if record.status == _network.DIVERGED:
-                        hist.diverged, hist.diverged_epoch = True, epoch
-                        self._diverged = True
-                        break
-                    if record.status == _network.INTERRUPTED:
-                        hist.interrupted = True
-                        warnings.warn(f"fit interrupted ({type(record.pending).__name__}) in "
-                                      f"epoch {epoch}; the model holds the parameters of the "
-                                      "last completed step", RuntimeWarning, stacklevel=2)
-                        break
-                    hist._append_epoch(record.values, record.layer_stats, record.weight_hist)
-                    self._epochs_trained += 1
-                    opt.epoch += 1
-                    bar.update(loss=record.values["loss"],
-                               **({"val_loss": record.values["val_loss"]}
-                                  if plan.validation is not None else {}))
-                    if any([cb(self, hist, epoch) for cb in plan.callbacks]):
-                        break
-        except KeyboardInterrupt:
-            hist.interrupted = True
-            warnings.warn("fit interrupted (KeyboardInterrupt) between epochs; the model "
-                          "holds the parameters of the last completed step", RuntimeWarning,
-                          stacklevel=2)
-        finally:
-            for cb in begun:
-                if hasattr(cb, "on_train_end"):
-                    cb.on_train_end(self, hist)
+        with self._exclusive():
+            begun = []
+            try:  # a callback that refuses the run refuses it before anything changes
+                for cb in plan.callbacks:
+                    if hasattr(cb, "on_train_begin"):
+                        cb.on_train_begin(self, hist)
+                    begun.append(cb)
+                state = opt._bind(self)
+                state.acquire()
+            except BaseException:
+                self._end_callbacks(begun, hist)
+                raise
+            try:
+                self.history_ = hist
+                self._diverged = False
+                self._fit_epochs(plan, state, hist, begun)
+            finally:
+                state.release()
         if hist.diverged:
             message = (f"training diverged in epoch {hist.diverged_epoch} (non-finite loss); "
-                       "see History.diverged for what the model holds")
+                       "the model is back where that epoch started (see History)")
             if plan.on_divergence == "raise":
                 raise FloatingPointError(message)
             if plan.on_divergence == "warn":
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
         return hist
+
+    def _fit_epochs(self, plan, state, hist, callbacks):
+        """fit's loop: every epoch starts from a snapshot that a diverged or
+        interrupted epoch rolls back to, and is recorded whole or not at all."""
+        opt = plan.optimizer
+        snapshot = _fit.Snapshot.take(self, opt, state)
+        try:
+            with Progress(plan.epochs, "fit", enabled=plan.progress) as bar:
+                for epoch in range(plan.epochs):
+                    record = _fit.run_epoch(self, plan, state, opt.lr_at(opt.epoch))
+                    if record.status == _network.INTERRUPTED:
+                        raise record.pending
+                    if record.status == _network.DIVERGED:
+                        with _fit.deferred_interrupts():
+                            snapshot.restore(self, opt, state)
+                            hist.diverged, hist.diverged_epoch = True, epoch
+                            self._diverged = True
+                        break
+                    with _fit.deferred_interrupts():  # the epoch counts whole, or not at all
+                        hist._append_epoch(record.values, record.layer_stats,
+                                           record.weight_hist, record.batch_losses)
+                        self._epochs_trained += 1
+                        opt.epoch += 1
+                        snapshot = _fit.Snapshot.take(self, opt, state)
+                    bar.update(loss=record.values["loss"],
+                               **({"val_loss": record.values["val_loss"]}
+                                  if plan.validation is not None else {}))
+                    if any([cb(self, hist, epoch) for cb in callbacks]):
+                        break
+        except BaseException as exc:
+            with _fit.deferred_interrupts():
+                snapshot.restore(self, opt, state)
+                hist.interrupted = isinstance(exc, KeyboardInterrupt)
+            raise
+        finally:
+            self._end_callbacks(callbacks, hist)
+
+    def _end_callbacks(self, callbacks, hist):
+        with _fit.deferred_interrupts():
+            for cb in callbacks:
+                if hasattr(cb, "on_train_end"):
+                    cb.on_train_end(self, hist)
 
     # -- persistence ----------------------------------------------------------
 
@@ -621,14 +645,13 @@ class MLP:
         model."""
         config, arrays = {"model": None, "optimizer": None}, {}
         if optimizer is not None:
-            if not self._check_optimizer(optimizer)._trains(self):
-                raise ValueError("optimizer holds the state of another model; save it with "
-                                 "that model")
-            state = optimizer.state_dict()
-            buffers = state.pop("buffers")
-            config["optimizer"] = {**state, "buffers": sorted(buffers)}
-            arrays.update({f"optimizer.{k}": v for k, v in buffers.items()})
-        with self._exclusive():
+            self._check_optimizer(optimizer)._check_trains(self)
+        with self._exclusive():  # model and optimizer from the same moment
+            if optimizer is not None:
+                state = optimizer.state_dict()
+                buffers = state.pop("buffers")
+                config["optimizer"] = {**state, "buffers": sorted(buffers)}
+                arrays.update({f"optimizer.{k}": v for k, v in buffers.items()})
             arrays["parameters"] = self.parameters.copy()
             config["model"] = self._config()
         persistence.write(path, config, arrays)

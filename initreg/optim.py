@@ -37,12 +37,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import threading
 
 import numpy as np
 
+from initreg import _recipes
 from initreg._core import _network
-from initreg._vocabulary import L1_MODE_CODES, L1_MODES
 from initreg._validation import check_bool, check_choice, check_float, check_int
+from initreg._vocabulary import L1_MODES
 
 __all__ = ["Optimizer", "SGD", "OPTIMIZERS", "L1_MODES", "StepDecay", "ExponentialDecay",
            "InverseTimeDecay", "SCHEDULES", "from_state_dict", "DEFAULT_LR",
@@ -107,39 +109,26 @@ class InverseTimeDecay:
 SCHEDULES = {cls.__name__: cls for cls in (StepDecay, ExponentialDecay, InverseTimeDecay)}
 
 
-class UnsavedSchedule:
-    """Stands for a schedule that could not be saved with an optimizer."""
-
-    def __init__(self, text):
-        self.text = text
-
-    def __call__(self, epoch):
-        raise ValueError(f"the learning-rate schedule {self.text} was not saved with the "
-                         "optimizer; set opt.schedule = ... before training on")
-
-    def __repr__(self):
-        return f"<unsaved schedule {self.text}>"
-
-
 def _describe_schedule(schedule):
     if schedule is None:
         return None
-    if type(schedule).__name__ in SCHEDULES and isinstance(schedule, tuple(SCHEDULES.values())):
-        return {"schedule": type(schedule).__name__, "params": dataclasses.asdict(schedule)}
-    if isinstance(schedule, UnsavedSchedule):
-        return {"unsaved": schedule.text}
-    return {"unsaved": repr(schedule)}
+    name = type(schedule).__name__
+    known = SCHEDULES.get(name) is type(schedule)
+    return _recipes.describe("schedule", name if known else None,
+                             dataclasses.asdict(schedule) if known else {}, schedule)
+
+
+def _build_schedule(name, params):
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
+    return SCHEDULES[name](**params)
 
 
 def _restore_schedule(desc):
     if desc is None:
         return None
-    if isinstance(desc, dict) and desc.get("schedule") in SCHEDULES:
-        params = desc.get("params", {})
-        if not isinstance(params, dict):
-            raise ValueError(f"schedule parameters must be a table, got {params!r}")
-        return SCHEDULES[desc["schedule"]](**params)
-    return UnsavedSchedule(str(desc.get("unsaved", desc)) if isinstance(desc, dict) else str(desc))
+    return _recipes.restore(desc, "schedule", _build_schedule, "learning-rate schedule",
+                            "set opt.schedule = ... before training on")
 
 
 def _check_schedule(schedule, name="schedule"):
@@ -166,7 +155,8 @@ class Optimizer:
     optimizer trains (see the module docs).
 
     Subclasses define ``DEFAULTS`` (every hyperparameter and its default),
-    ``_validate(hyper) -> hyper`` and ``_configure(state)``.
+    ``BUFFERS`` (the state arrays they may keep), ``_validate(hyper) ->
+    hyper`` and ``_configure(state, hyper)``.
     """
 
     DEFAULTS: dict = {}
@@ -182,6 +172,7 @@ class Optimizer:
         self._model_key = None  # (layer_sizes, dtype name) of that model
         self._pending = None  # a loaded state waiting for its model
         self._epoch = 0
+        self._lock = threading.Lock()  # binding, resetting, loading: one at a time
 
     # -- hyperparameters ----------------------------------------------------------
 
@@ -192,9 +183,9 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__} has no hyperparameters {sorted(unknown)}; "
                             f"it has {', '.join(self.DEFAULTS)}")
         hyper = self._validate({**self._hyper, **changes})
+        if self._state is not None:  # RuntimeError, nothing changed, while another
+            self._configure(self._state, hyper)  # thread trains with it
         self._hyper = hyper
-        if self._state is not None:
-            self._configure(self._state)
         return self
 
     def hyperparameters(self):
@@ -248,41 +239,51 @@ class Optimizer:
         engine = model._net
         if self._owner == engine.token:
             return self._state
-        if self._owner is not None:
-            raise ValueError(
-                f"this {type(self).__name__} holds the state of another model (layers "
-                f"{list(self._model_key[0])}); use one optimizer per model, or call "
-                "optimizer.reset() to start it afresh on this one")
+        with self._lock:
+            return self._bind_locked(model, engine)
+
+    def _bind_locked(self, model, engine):
+        if self._owner == engine.token:
+            return self._state
+        self._check_trains(model)
         key = (tuple(model.layer_sizes), model.dtype.name)
         pending = self._pending
-        if pending is not None and (tuple(pending["layer_sizes"]), pending["dtype"]) != key:
-            raise ValueError(
-                f"the loaded optimizer state is for a model of layers "
-                f"{list(pending['layer_sizes'])}, {pending['dtype']}; this model has "
-                f"layers {list(key[0])}, {key[1]}")
         state = _network.OptimizerState(engine.params.size, engine.n_weights,
                                         model.dtype == np.float64)
-        self._configure(state)
+        self._configure(state, self._hyper)
         if pending is not None:
             self._load_into(state, pending)
         self._state, self._owner, self._model_key, self._pending = state, engine.token, key, None
         return state
 
-    def _trains(self, model):
-        """True unless this optimizer holds the state of another model (or a
-        loaded state that does not fit ``model``)."""
-        if self._owner is not None:
-            return self._owner == model._net.token
-        if self._pending is not None:
-            return (tuple(self._pending["layer_sizes"]), self._pending["dtype"]) == \
-                (tuple(model.layer_sizes), model.dtype.name)
-        return True
+    def _check_trains(self, model):
+        """ValueError when this optimizer holds the state of another model, or
+        a loaded state that does not fit ``model``."""
+        if self._owner is not None and self._owner != model._net.token:
+            raise ValueError(
+                f"this {type(self).__name__} holds the state of another model (layers "
+                f"{list(self._model_key[0])}); use one optimizer per model, or call "
+                "optimizer.reset() to start it afresh on this one")
+        pending = self._pending
+        if pending is not None and (tuple(pending["layer_sizes"]), pending["dtype"]) != \
+                (tuple(model.layer_sizes), model.dtype.name):
+            raise ValueError(
+                f"the loaded optimizer state is for a model of layers "
+                f"{list(pending['layer_sizes'])}, {pending['dtype']}; this model has "
+                f"layers {list(model.layer_sizes)}, {model.dtype.name}")
+
+    def _check_idle(self, what):
+        if self._state is not None and self._state.busy:
+            raise RuntimeError(f"{what} while a fit trains with this optimizer")
 
     def reset(self):
         """Forget the state (velocity, L1 bookkeeping, step and epoch counts)
-        and the model it belonged to; the hyperparameters stay."""
-        self._state = self._owner = self._model_key = self._pending = None
-        self._epoch = 0
+        and the model it belonged to; the hyperparameters stay.  RuntimeError
+        while a fit trains with it."""
+        with self._lock:
+            self._check_idle("cannot reset the optimizer")
+            self._state = self._owner = self._model_key = self._pending = None
+            self._epoch = 0
         return self
 
     def state_dict(self):
@@ -313,7 +314,13 @@ class Optimizer:
         :meth:`state_dict` (of an optimizer of the same class).  The state
         applies to the model it was saved from (same layer sizes and dtype):
         at once if this optimizer already trains such a model, else from the
-        first use.  Bad values raise before anything changes."""
+        first use.  Bad values raise before anything changes; so does a fit
+        training with this optimizer (RuntimeError)."""
+        with self._lock:
+            self._check_idle("cannot load a state")
+            return self._load_locked(state_dict)
+
+    def _load_locked(self, state_dict):
         d = self._checked_state_dict(state_dict)
         if self._state is not None and d["layer_sizes"] is not None and \
                 (tuple(d["layer_sizes"]), d["dtype"]) != self._model_key:
@@ -327,7 +334,7 @@ class Optimizer:
         if self._state is not None:  # a fresh state for the same model, then the values
             old = self._state
             state = _network.OptimizerState(old.n_params, old.n_weights, old.is_f64)
-            self._configure(state)
+            self._configure(state, self._hyper)
             self._load_into(state, pending)
             self._state = state
         else:
@@ -429,8 +436,8 @@ class SGD(Optimizer):
                 "schedule": None}
     #: The state arrays SGD may keep.
     BUFFERS = ("velocity", "cumulative")
-    #: The L1 modes SGD offers.
-    L1_MODES = ("proximal", "subgradient", "cumulative")
+    #: The L1 modes SGD offers (see :data:`initreg.optim.L1_MODES`).
+    L1_MODES = tuple(name for name, mode in L1_MODES.items() if "sgd" in mode.optimizers)
 
     lr = _hyperparameter("lr", "Learning rate (> 0), before the schedule.")
     momentum = _hyperparameter("momentum", "Momentum in [0, 1).")
@@ -459,10 +466,9 @@ class SGD(Optimizer):
         _check_schedule(h["schedule"])
         return h
 
-    def _configure(self, state):
-        h = self._hyper
+    def _configure(self, state, h):
         state.configure(h["lr"], h["momentum"], h["nesterov"], h["l1"], h["l2"],
-                        L1_MODE_CODES[h["l1_mode"]], h["regularize_bias"])
+                        L1_MODES[h["l1_mode"]].code, h["regularize_bias"])
 
 
 #: The optimizers by the names the command line and grid files use.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from initreg._files import atomic_write
+
 try:
     from matplotlib.figure import Figure
 except ImportError as exc:  # pragma: no cover - exercised without matplotlib
@@ -43,8 +45,8 @@ def _band(ax, x, runs, color, label, style="-", marker=None):
 
 
 def save_figure(fig, path, dpi=110):
-    """Write a figure as PNG."""
-    fig.savefig(path, dpi=dpi)
+    """Write a figure as PNG, atomically."""
+    atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format="png"))
 
 
 # ---- signal propagation -------------------------------------------------------

@@ -24,13 +24,17 @@ import numpy as np
 
 import initreg
 from initreg import experiments as ex
-from initreg._files import prepare_output
+from initreg._files import atomic_write, prepare_output
 from initreg._progress import Progress
 from initreg._serialize import to_jsonable
 
-__all__ = ["run_report", "EXPERIMENTS", "OUTPUTS"]
+__all__ = ["run_report", "BadDataset", "EXPERIMENTS", "outputs"]
 
-OUTPUTS = ("report.html", "results.json", "figures")
+def outputs():
+    """What the report writes in its directory (and --force replaces):
+    nothing else there is touched."""
+    return ("report.html", "results.json",
+            *(f"figures/{s.name}-*.png" for s in EXPERIMENTS))
 
 
 @dataclass
@@ -80,7 +84,7 @@ def _describe_signal_tanh(r):
             f"prediction stays at about 1. With N(0, 0.01²) the signal collapses to "
             f"{small['last_act_std']:.1e} by layer {r.depth}; with N(0, 1), "
             f"{_pct(large['last_saturated'])} of the last layer's units are saturated "
-            f"(|a| > 0.99) and the back-propagated gradient is {grad_ratio:.0f} times larger "
+            f"(|a| > 0.98) and the back-propagated gradient is {grad_ratio:.0f} times larger "
             f"at layer 1 than at layer {r.depth}.")
 
 
@@ -224,9 +228,8 @@ EXPERIMENTS = [
 # ---- writing ----------------------------------------------------------------------
 
 def _write_json(path, data):
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(to_jsonable(data), indent=1, allow_nan=False), encoding="utf-8")
-    tmp.replace(path)
+    text = json.dumps(to_jsonable(data), indent=1, allow_nan=False)
+    atomic_write(path, lambda f: f.write(text), binary=False)
 
 
 def _figure_tag(path):
@@ -273,9 +276,11 @@ def _write_html(out, state):
                          f"<div class='error'>{html.escape(state['errors'][s.name])}</div>"
                          "</section>")
     parts.append("</body></html>")
-    tmp = out / "report.html.tmp"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(out / "report.html")
+    atomic_write(out / "report.html", lambda f: f.write("\n".join(parts)), binary=False)
+
+
+class BadDataset(ValueError):
+    """The report's dataset cannot be read (the message says why)."""
 
 
 def run_report(dataset="digits", *, out="initreg-report", quick=False, seed=0, force=False,
@@ -293,8 +298,11 @@ def run_report(dataset="digits", *, out="initreg-report", quick=False, seed=0, f
     """
     from initreg.plotting import save_figure  # needs matplotlib: fail before any work
 
-    ex.load_dataset(dataset, seed=seed)  # a bad dataset fails here, before anything is written
-    out = prepare_output(out, force, OUTPUTS)
+    try:  # a bad dataset fails here, before anything is written
+        ex.load_dataset(dataset, seed=seed)
+    except (ValueError, TypeError, OSError) as exc:
+        raise BadDataset(str(exc)) from exc
+    out = prepare_output(out, force, outputs())
     (out / "figures").mkdir(exist_ok=True)
     sections = [s for s in EXPERIMENTS if only is None or s.name in only]
     state = {"meta": {"initreg": initreg.__version__, "dataset": str(dataset), "seed": seed,
@@ -318,6 +326,8 @@ def run_report(dataset="digits", *, out="initreg-report", quick=False, seed=0, f
                     "seconds": time.perf_counter() - t0,
                     "summary": result.summary() if hasattr(result, "summary") else None,
                     "kind": result.kind, "result": result.to_dict()}
+            except OSError:
+                raise  # the disk, not the experiment: no point going on
             except Exception:  # noqa: BLE001 - recorded; the other sections go on
                 state["errors"][s.name] = traceback.format_exc()
                 bar.write(f"report: {s.name} failed (see results.json)")

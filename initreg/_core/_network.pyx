@@ -41,6 +41,32 @@ cdef extern from "Python.h":
     # itself and stops cleanly, leaving the KeyboardInterrupt pending.
     int PyErr_CheckSignals()
 
+cdef extern from "pythread.h":
+    unsigned long PyThread_get_thread_ident()
+
+
+cdef struct Guard:
+    # Who may use a network or an optimizer state: one thread at a time, as
+    # often as it likes (MLP.fit holds its model for the whole run and the
+    # engine calls it makes enter again).  Taken and checked holding the
+    # GIL, so two threads cannot both get past it.
+    unsigned long owner
+    int depth             # 0: free
+
+
+cdef int guard_enter(Guard *g, str refusal) except -1:
+    cdef unsigned long me = PyThread_get_thread_ident()
+    if g.depth and g.owner != me:
+        raise RuntimeError(refusal)
+    g.owner = me
+    g.depth += 1
+    return 0
+
+
+cdef inline void guard_leave(Guard *g) noexcept:
+    if g.depth:
+        g.depth -= 1
+
 
 cdef enum Status:
     STATUS_OK = 0
@@ -389,7 +415,7 @@ cdef class OptimizerState:
     cdef readonly object dtype
     cdef readonly dict buffers
     cdef char _kind
-    cdef int _busy
+    cdef Guard _guard
 
     def __cinit__(self, Py_ssize_t n_params, Py_ssize_t n_weights, bint double):
         self.n_params = n_params
@@ -405,18 +431,15 @@ cdef class OptimizerState:
         self.opt.b.cum_u = 0.0
 
     cdef int _enter(self) except -1:
-        if self._busy:
-            raise RuntimeError("this optimizer's state is in use by a running training "
-                               "call (in another thread)")
-        self._busy = 1
-        return 0
+        return guard_enter(&self._guard, "this optimizer's state is in use by a training "
+                                         "call in another thread")
 
     cdef void _leave(self) noexcept:
-        self._busy = 0
+        guard_leave(&self._guard)
 
     def acquire(self):
-        """Takes the guard (RuntimeError while training runs on this state);
-        pair with :meth:`release`."""
+        """Takes the guard for this thread (RuntimeError while another
+        thread holds it); pair with :meth:`release`."""
         self._enter()
 
     def release(self):
@@ -433,8 +456,10 @@ cdef class OptimizerState:
     def configure(self, double lr, double momentum, bint nesterov, double l1, double l2,
                   int l1_mode, bint regularize_bias):
         """SGD hyperparameters (see csrc/initreg.h): the weights get all of
-        them, the biases the penalties only with ``regularize_bias``.  Creates
-        the buffers they need; existing buffers keep their values."""
+        them, the biases the penalties only with ``regularize_bias``.  The
+        update uses the buffers these settings need, created zero-filled on
+        first use; the others keep their values, unused, until a setting
+        needs them again."""
         cdef k.ir_sgd_params p
         p.lr = lr
         p.momentum = momentum
@@ -445,10 +470,9 @@ cdef class OptimizerState:
         p.cum_u = self.opt.w.cum_u
         self._enter()
         try:
-            if momentum != 0.0:
-                self.opt.velocity = self._buffer("velocity")
-            if l1_mode == k.IR_L1_CUMULATIVE and l1 != 0.0:
-                self.opt.cumq = self._buffer("cumulative")
+            self.opt.velocity = self._buffer("velocity") if momentum != 0.0 else NULL
+            self.opt.cumq = (self._buffer("cumulative")
+                             if l1_mode == k.IR_L1_CUMULATIVE and l1 != 0.0 else NULL)
             self.opt.w = p
             self.opt.b = p
             if not regularize_bias:
@@ -489,8 +513,8 @@ cdef class OptimizerState:
 
     @property
     def busy(self):
-        """True while a training call is updating this state."""
-        return bool(self._busy)
+        """True while a thread holds this state (a training call runs)."""
+        return self._guard.depth > 0
 
     def load_buffer(self, str name, values):
         """Copies ``values`` (n_params of this state's dtype) into the named
@@ -535,7 +559,7 @@ cdef class Network:
     cdef object _acts, _deltas, _targets
     cdef Py_ssize_t _act_width, _delta_width
     cdef char _kind  # item kind of the floats: b"f" or b"d"
-    cdef int _busy
+    cdef Guard _guard
 
     def __cinit__(self, layer_sizes, activations, slopes, int loss, bint double):
         sizes = [int(s) for s in layer_sizes]
@@ -590,8 +614,8 @@ cdef class Network:
 
     @property
     def busy(self):
-        """True while a call is running on this network (in any thread)."""
-        return bool(self._busy)
+        """True while a thread holds this network (a call runs, or a fit)."""
+        return self._guard.depth > 0
 
     @property
     def capacity(self):
@@ -612,26 +636,21 @@ cdef class Network:
 
     # -- guarding the shared state -------------------------------------------
     # Every public method starts with _enter: the workspace and the
-    # parameters are then used by one call at a time, and no other thread can
-    # replace a buffer that a running loop writes into.  acquire / release
-    # give Python code (saving, copying, re-initialising) the same guard.
+    # parameters are then used by one thread at a time, and no other thread
+    # can replace a buffer that a running loop writes into.  acquire /
+    # release give Python code (fit, saving, copying, re-initialising) the
+    # same guard.
 
     cdef int _enter(self) except -1:
-        # Checked and set while holding the GIL, so two threads cannot both
-        # get past it.
-        if self._busy:
-            raise RuntimeError(
-                "this model is already training or predicting in another "
-                "thread; use one model per thread (or a lock)")
-        self._busy = 1
-        return 0
+        return guard_enter(&self._guard, "this model is already training or predicting in "
+                                         "another thread; use one model per thread (or a lock)")
 
     cdef void _leave(self) noexcept:
-        self._busy = 0
+        guard_leave(&self._guard)
 
     def acquire(self):
-        """Takes the guard (RuntimeError if a call is running); pair with
-        :meth:`release`."""
+        """Takes the guard for this thread (RuntimeError while another
+        thread holds it); pair with :meth:`release`."""
         self._enter()
 
     def release(self):

@@ -27,7 +27,7 @@ import json
 import time
 from pathlib import Path
 
-from initreg._files import prepare_output
+from initreg._files import atomic_write, prepare_output
 from initreg._serialize import to_jsonable
 from initreg.experiments._common import load_dataset, train_model, weight_metrics
 from initreg.experiments._signal import one_run
@@ -69,7 +69,8 @@ def train_run(dataset="digits", *, hidden=(64,), activation="relu", init="he", l
 def signal_run(depth=10, *, width=256, activation="tanh", init="xavier", batch=512, seed=0):
     """Signal propagation at initialization for one init and seed: the
     first and last hidden layers' activation and gradient std."""
-    r = one_run(activation, depth, width, batch, 10, init, seed, 0.01)
+    r = one_run(activation=activation, depth=depth, width=width, batch=batch, init=init,
+                seed=seed)
     return {"first_act_std": float(r["act_std"][0]), "last_act_std": float(r["act_std"][-1]),
             "first_grad_std": float(r["grad_std"][0]),
             "last_grad_std": float(r["grad_std"][-1]),
@@ -155,14 +156,68 @@ def _flat(value):
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def run_grid(spec, out, *, executor=None, progress=True, force=False, max_workers=None):
+def _key(config, seed):
+    """A grid point and seed, as a resumed sweep recognises it."""
+    return json.dumps([to_jsonable(config), seed], sort_keys=True)
+
+
+def finished_records(out, spec):
+    """The records a sweep in ``out`` already finished, by :func:`_key`.
+
+    Refuses (ValueError) when ``out`` holds another grid's sweep.  A last
+    line cut off by a crash is dropped from ``records.jsonl``, so that the
+    resumed sweep appends after whole lines only."""
+    out = Path(out)
+    try:
+        before = json.loads((out / "grid.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{out} holds no sweep to resume (no grid.json)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{out}/grid.json is corrupt ({exc})") from None
+    if before != json.loads(json.dumps(spec)):
+        raise ValueError(f"the grid differs from the one of the sweep in {out}; resume with "
+                         "the same grid file, or start anew (--force or another --out)")
+    stream = out / "records.jsonl"
+    done, keep = {}, 0
+    names = set(spec["grid"])
+    if stream.exists():
+        data = stream.read_bytes()
+        for line in data.splitlines(keepends=True):
+            try:
+                record = json.loads(line) if line.endswith(b"\n") else None
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict) or not names | {"seed", "result"} <= set(record):
+                break  # a torn or foreign line: this and what follows is not kept
+            keep += len(line)
+            if "error" not in record:  # a failed run is tried again
+                done[_key({k: record[k] for k in spec["grid"]}, record["seed"])] = record
+        if keep < len(data):
+            with open(stream, "r+b") as f:
+                f.truncate(keep)
+    return done
+
+
+def run_grid(spec, out, *, executor=None, progress=True, force=False, resume=False,
+             max_workers=None):
     """Run a grid description (see :func:`load_grid`) and write into ``out``:
     ``records.jsonl`` (one line per finished run, as they arrive),
     ``results.json`` and ``results.csv`` (all records, grid order) and
-    ``sweep_*.png`` summary figures.  Returns the :class:`SweepResult`."""
+    ``sweep_*.png`` summary figures.  Returns the :class:`SweepResult`.
+
+    ``resume``: ``out`` holds a sweep of the same grid that stopped early;
+    its finished runs are not run again, the others are appended, and the
+    final files are those of one uninterrupted sweep.  Ctrl-C keeps every
+    finished record in ``records.jsonl`` (see :func:`sweep`)."""
     spec = load_grid(spec)
-    out = prepare_output(out, force, OUTPUTS)
-    (out / "grid.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    if resume:
+        out = Path(out)
+        done = finished_records(out, spec)
+    else:
+        out = prepare_output(out, force, OUTPUTS)
+        done = {}
+        atomic_write(out / "grid.json", lambda f: f.write(json.dumps(spec, indent=1)),
+                     binary=False)
     stream = open(out / "records.jsonl", "a", encoding="utf-8")
 
     def on_result(record):  # in the calling thread, as each run finishes
@@ -172,22 +227,26 @@ def run_grid(spec, out, *, executor=None, progress=True, force=False, max_worker
     try:
         result = sweep(_Run(spec["experiment"], spec["fixed"]), spec["grid"],
                        seeds=spec["seeds"], executor=executor, max_workers=max_workers,
-                       progress=progress, on_error="record", on_result=on_result)
+                       progress=progress, on_error="record", on_result=on_result,
+                       done=lambda config, seed: done.get(_key(config, seed)))
     finally:
         stream.close()
     records = to_jsonable(result.records)
-    (out / "results.json").write_text(json.dumps({**spec, "records": records}, indent=1,
-                                                 allow_nan=False), encoding="utf-8")
+    atomic_write(out / "results.json", lambda f: f.write(json.dumps(
+        {**spec, "records": records}, indent=1, allow_nan=False)), binary=False)
     metrics = sorted({k for r in records if isinstance(r.get("result"), dict)
                       for k in r["result"]})
     keys = list(spec["grid"])
-    with open(out / "results.csv", "w", newline="", encoding="utf-8") as f:
+
+    def write_csv(f):
         writer = csv.writer(f)
         writer.writerow([*keys, "seed", *metrics, "error"])
         for r in records:
             res = r.get("result") or {}
             writer.writerow([_flat(r[k]) for k in keys] + [r["seed"]]
                             + [res.get(m) for m in metrics] + [r.get("error", "")])
+
+    atomic_write(out / "results.csv", write_csv, binary=False)
     try:
         from initreg import plotting
     except ImportError:

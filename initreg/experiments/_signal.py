@@ -23,7 +23,7 @@ import dataclasses
 
 import numpy as np
 
-from initreg._vocabulary import activation as _activation
+from initreg._vocabulary import LEAKY_SLOPE, activation as _activation
 from initreg.experiments._common import Result, seed_list
 from initreg.experiments._sweep import sweep
 from initreg.model import MLP
@@ -38,52 +38,47 @@ _WEIGHTS[[0, -1]] *= 0.5
 N_BINS = 60
 
 
-def _phi(name, x, slope=0.01):
-    return _activation(name).phi(x, slope)
-
-
-def _dphi(name, x, slope=0.01):
-    return _activation(name).dphi(x, slope)
-
-
 def _gauss(f):
     """E[f(z)] for z ~ N(0, 1)."""
     return float(np.dot(_WEIGHTS, f(_NODES)))
 
 
-def mean_field_variances(sigma_w2, q0, activation, *, sigma_b2=0.0, slope=0.01):
+def mean_field_variances(sigma_w2, q0, activation, *, sigma_b2=0.0, slope=LEAKY_SLOPE):
     """Pre-activation variances q_l of the mean-field recursion.
 
     sigma_w2 : sequence, fan_in * Var(W_l) per layer
     q0 : second moment of the inputs (the first layer sees them unactivated)
     Returns (q, act_mean, act_std), each per layer.
     """
-    name = activation
+    phi = _activation(activation).phi
     q, mean, std = [], [], []
     prev = None
     for l, s2 in enumerate(sigma_w2):
-        m2 = q0 if l == 0 else _gauss(lambda z: _phi(name, np.sqrt(prev) * z, slope) ** 2)
+        m2 = q0 if l == 0 else _gauss(lambda z: phi(np.sqrt(prev) * z, slope) ** 2)
         prev = s2 * m2 + sigma_b2
         q.append(prev)
-        mu = _gauss(lambda z: _phi(name, np.sqrt(prev) * z, slope))
-        second = _gauss(lambda z: _phi(name, np.sqrt(prev) * z, slope) ** 2)
+        mu = _gauss(lambda z: phi(np.sqrt(prev) * z, slope))
+        second = _gauss(lambda z: phi(np.sqrt(prev) * z, slope) ** 2)
         mean.append(mu)
         std.append(np.sqrt(max(second - mu * mu, 0.0)))
     return np.array(q), np.array(mean), np.array(std)
 
 
-def _hist_edges(activation, acts):
-    if activation == "tanh":
-        return np.linspace(-1, 1, N_BINS + 1)
-    if activation in ("sigmoid", "logistic"):
-        return np.linspace(0, 1, N_BINS + 1)
+def _hist_edges(act, acts):
+    """The activation's own range where it is bounded, the data's elsewhere."""
     top = max(float(np.abs(a).max()) for a in acts) or 1.0
-    lo = 0.0 if activation == "relu" else -top
-    return np.linspace(lo, top, N_BINS + 1)
+    lo, hi = act.range
+    return np.linspace(-top if lo is None else lo, top if hi is None else hi, N_BINS + 1)
 
 
-def one_run(activation, depth, width, batch, n_outputs, init, seed, slope):
+#: The width of the softmax layer on top of the signal experiments' stacks.
+N_OUTPUTS = 10
+
+
+def one_run(*, activation, depth, width, batch, init, seed, n_outputs=N_OUTPUTS,
+            slope=LEAKY_SLOPE):
     """Measurements and predictions of one network (one init, one seed)."""
+    act = _activation(activation)
     rng = np.random.default_rng([seed, 1])  # data stream, apart from the weights'
     X = rng.standard_normal((batch, width)).astype(np.float32)
     y = rng.integers(0, n_outputs, batch)
@@ -94,16 +89,18 @@ def one_run(activation, depth, width, batch, n_outputs, init, seed, slope):
     acts = [tr.activations[l].astype(np.float64) for l in hidden]
     pre = [tr.pre_activations[l].astype(np.float64) for l in hidden]
     grads = [tr.gradients[l].astype(np.float64) for l in hidden]
-    bounded = activation in ("tanh", "sigmoid", "logistic")
+    lo, hi = act.range
     out = {
         "act_mean": [a.mean() for a in acts],
         "act_std": [a.std() for a in acts],
         "act_second_moment": [(a * a).mean() for a in acts],
         "pre_std": [z.std() for z in pre],
         "grad_std": [g.std() for g in grads],
-        "saturated": [np.mean(np.abs(2 * a - 1) > 0.98) if activation in ("sigmoid", "logistic")
-                      else np.mean(np.abs(a) > 0.99) if bounded else np.nan for a in acts],
-        "dead": [np.mean((a <= 0).all(axis=0)) if activation == "relu" else np.nan
+        # within 1% of the range's width from either end
+        "saturated": [np.mean(np.abs(2 * (a - lo) / (hi - lo) - 1) > 0.98)
+                      if lo is not None and hi is not None else np.nan for a in acts],
+        # units that output their floor (ReLU's 0) on the whole batch
+        "dead": [np.mean((a <= lo).all(axis=0)) if lo is not None and hi is None else np.nan
                  for a in acts],
     }
     # predictions from the drawn weights
@@ -117,11 +114,11 @@ def one_run(activation, depth, width, batch, n_outputs, init, seed, slope):
     for l in range(depth - 1, -1, -1):
         w_above = net.weights[l + 1]
         g_var *= w_above.shape[1] * float(w_above.astype(np.float64).var())
-        g_var *= _gauss(lambda z: _dphi(activation, np.sqrt(q_mf[l]) * z, slope) ** 2)
+        g_var *= _gauss(lambda z: act.dphi(np.sqrt(q_mf[l]) * z, slope) ** 2)
         pred_g[l] = np.sqrt(g_var)
     out.update(pred_linear_std=np.sqrt(q_lin), pred_mf_pre_std=np.sqrt(q_mf),
                pred_mf_act_std=mf_std, pred_mf_grad_std=pred_g)
-    edges = _hist_edges(activation, acts)
+    edges = _hist_edges(act, acts)
     out["hist"] = [np.histogram(np.clip(a, edges[0], edges[-1]), edges)[0] for a in acts]
     out["hist_edges"] = edges
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
@@ -133,9 +130,10 @@ class SignalResult(Result):
 
     Arrays indexed [init, seed, layer] (I inits, S seeds, L hidden layers):
     act_mean, act_std, act_second_moment, pre_std (of Z), grad_std (of
-    dLoss/dZ), saturated (fraction of |a| > 0.99 for tanh, of a outside
-    [0.01, 0.99] for sigmoid; NaN otherwise), dead (fraction of ReLU units
-    zero on the whole batch; NaN otherwise).  Predictions [init, seed, layer]:
+    dLoss/dZ), saturated (fraction of activations within 1% of the ends of
+    a bounded activation's range: |a| > 0.98 for tanh, a outside [0.01, 0.99]
+    for sigmoid; NaN otherwise), dead (fraction of ReLU units zero on the
+    whole batch; NaN otherwise).  Predictions [init, seed, layer]:
     pred_linear_std (pre-activation std, linear recursion), pred_mf_pre_std,
     pred_mf_act_std, pred_mf_grad_std (mean field).  hist [init, layer, bin]
     counts of the first seed's activations on hist_edges [init, bin + 1].
@@ -179,7 +177,8 @@ class SignalResult(Result):
 
 def signal_propagation(depth=10, *, width=256, activation="tanh",
                        inits=("small", "xavier", "glorot", "he", "large"), batch=512,
-                       seed=0, n_seeds=3, n_outputs=10, leaky_slope=0.01, executor=None):
+                       seed=0, n_seeds=3, n_outputs=N_OUTPUTS, leaky_slope=LEAKY_SLOPE,
+                       executor=None):
     """Forward and backward one batch through a deep net at initialization.
 
     A network of ``depth`` hidden layers of ``width`` units (and a softmax
@@ -191,8 +190,9 @@ def signal_propagation(depth=10, *, width=256, activation="tanh",
     """
     inits = list(inits)
     seeds = seed_list(seed, n_seeds)
-    runs = sweep(lambda init, seed: one_run(activation, depth, width, batch, n_outputs,
-                                            init, seed, leaky_slope),
+    runs = sweep(lambda init, seed: one_run(activation=activation, depth=depth, width=width,
+                                            batch=batch, n_outputs=n_outputs, init=init,
+                                            seed=seed, slope=leaky_slope),
                  {"init": inits}, seeds=seeds, executor=executor)
     fields = ("act_mean", "act_std", "act_second_moment", "pre_std", "grad_std", "saturated",
               "dead", "pred_linear_std", "pred_mf_pre_std", "pred_mf_act_std",

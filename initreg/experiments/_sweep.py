@@ -112,7 +112,7 @@ def _blas_single_thread():
 
 
 def sweep(fn, grid, *, seeds=(0,), executor=None, max_workers=None, progress=False,
-          on_error="raise", on_result=None):
+          on_error="raise", on_result=None, done=None):
     """Run ``fn(**config, seed=seed)`` for every grid configuration and seed.
 
     Parameters
@@ -139,11 +139,18 @@ def sweep(fn, grid, *, seeds=(0,), executor=None, max_workers=None, progress=Fal
     on_result : callable or None
         Called with each record as its run finishes (in completion order, in
         the calling thread): to stream results to disk, say.
+    done : callable or None
+        ``done(config, seed)`` returns the record of a run that finished
+        before (a resumed sweep), which is then not run again, or None.
 
     Returns
     -------
     SweepResult
         ``records`` in grid order, then seed order.
+
+    Ctrl-C (KeyboardInterrupt) cancels the runs not yet started, waits for
+    the ones running, hands their records to ``on_result``, and is raised
+    again.
     """
     if not callable(fn):
         raise TypeError("fn must be callable")
@@ -154,7 +161,8 @@ def sweep(fn, grid, *, seeds=(0,), executor=None, max_workers=None, progress=Fal
     if not seeds:
         raise ValueError("seeds is empty")
     tasks = [(config, seed) for config in configs for seed in seeds]
-    results = [None] * len(tasks)
+    records = [done(config, seed) if done is not None else None for config, seed in tasks]
+    todo = [i for i, r in enumerate(records) if r is None]
     errors = {}
     own_pool = executor is None
     workers = max_workers or os.cpu_count() or 1
@@ -164,26 +172,36 @@ def sweep(fn, grid, *, seeds=(0,), executor=None, max_workers=None, progress=Fal
         executor, remote = _as_executor(executor)
     task_fn = _OneBlasThread(fn) if remote else fn
     limits = _blas_single_thread() if own_pool and workers > 1 else contextlib.nullcontext()
+
+    def finish(future, i):
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - recorded or re-raised below
+            result, errors[i] = None, exc
+        records[i] = _record(tasks[i], result, errors.get(i))
+        if on_result is not None:
+            on_result(records[i])
+
     try:
-        with limits, Progress(len(tasks), "sweep", enabled=progress, unit="run") as bar:
-            futures = {executor.submit(task_fn, **config, seed=seed): i
-                       for i, (config, seed) in enumerate(tasks)}
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    results[i] = future.result()
-                except Exception as exc:  # noqa: BLE001 - recorded or re-raised below
-                    errors[i] = exc
-                if on_result is not None:
-                    on_result(_record(tasks[i], results[i], errors.get(i)))
-                bar.update()
+        with limits, Progress(len(todo), "sweep", enabled=progress, unit="run") as bar:
+            futures = {executor.submit(task_fn, **tasks[i][0], seed=tasks[i][1]): i
+                       for i in todo}
+            try:
+                for future in as_completed(futures):
+                    finish(future, futures[future])
+                    bar.update()
+            except KeyboardInterrupt:
+                running = [f for f in futures if not f.cancel()]
+                for future in as_completed(running):
+                    if records[futures[future]] is None:
+                        finish(future, futures[future])
+                raise
     finally:
         if own_pool:
-            executor.shutdown(wait=True)
+            executor.shutdown(wait=True, cancel_futures=True)
     if errors and on_error == "raise":
         raise errors[min(errors)]
-    return SweepResult([_record(task, results[i], errors.get(i)) for i, task in enumerate(tasks)],
-                       {k: list(v) for k, v in grid.items()}, seeds)
+    return SweepResult(records, {k: list(v) for k, v in grid.items()}, seeds)
 
 
 def _record(task, result, error):
