@@ -1,13 +1,16 @@
 """Files written so that a crash never leaves half of one, and output
 directories that are not clobbered by accident.
 
-:func:`atomic_write` is how initreg writes every file it creates (saved
-models, reports, sweep results): the content goes to a temporary file in the
-target's directory, which is flushed to disk, renamed over the target, and
-the directory is flushed too, so the rename survives a power cut.  A process
-killed while writing leaves only its temporary file, named
-``.<target>.<pid>.<random>.initreg-tmp``; the next write to the same
-directory removes such files of processes that no longer run.
+:func:`atomic_write` is how initreg writes every file it writes whole
+(saved models, reports and their figures, sweep tables and figures, results
+saved by ``to_json``): the content goes to a temporary file in the target's
+directory, which is flushed to disk, renamed over the target, and the
+directory is flushed too, so the rename survives a power cut.  (A sweep's
+``records.jsonl`` is appended line by line instead; a resumed sweep drops a
+line cut short.)  A process killed while writing leaves only its temporary
+file, named ``.<target>.<host>.<pid>.<random>.initreg-tmp``; the next write
+to the same directory from the same host removes those of processes that no
+longer run there, and any such file a day old.
 
 The new file gets the mode of the file it replaces, or ``0666`` less the
 umask for a new file.  A symbolic link is followed: the file it points to is
@@ -23,13 +26,24 @@ import re
 import secrets
 import shutil
 import stat
+import time
 from pathlib import Path
 
 __all__ = ["OutputExists", "prepare_output", "atomic_write", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".initreg-tmp"
-_TMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}"
+_TMP_NAME = re.compile(r"^\.(?P<target>.+)\.(?P<host>[0-9a-f]{8})\.(?P<pid>\d+)\.[0-9a-f]{8}"
                        + re.escape(TMP_SUFFIX) + "$")
+# a temporary file this old is abandoned, whoever wrote it
+_ABANDONED_SECONDS = 24 * 3600
+
+
+def _host():
+    """This host, as temporary names carry it: a pid means something only
+    on the host (and pid namespace) that wrote it."""
+    import hashlib
+    import socket
+    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
 
 
 class OutputExists(FileExistsError):
@@ -49,20 +63,28 @@ def _alive(pid):
 
 
 def remove_stale_temporaries(directory):
-    """Delete the temporary files of atomic writes whose process is gone;
-    returns their names."""
-    removed = []
+    """Delete the temporary files of atomic writes whose process (on this
+    host) is gone, or that are a day old; returns their names."""
+    removed, host, now = [], _host(), time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(directory):
             m = _TMP_NAME.match(entry.name)
-            if m and entry.is_file(follow_symlinks=False) and not _alive(int(m["pid"])):
-                with contextlib.suppress(FileNotFoundError):
+            if not m or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                dead = m["host"] == host and not _alive(int(m["pid"]))
+                if dead or now - entry.stat(follow_symlinks=False).st_mtime > _ABANDONED_SECONDS:
                     os.unlink(entry.path)
                     removed.append(entry.name)
     return removed
 
 
 def _umask():
+    """The process's umask, read without changing it where Linux shows it
+    (os.umask would change it for every thread for a moment)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status") as f:
+            return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -105,7 +127,7 @@ def atomic_write(path, write, *, binary=True):
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
-    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}"
+    tmp = directory / f".{path.name}.{_host()}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") if binary else \

@@ -9,10 +9,12 @@ add the file's name.
 from __future__ import annotations
 
 import contextlib
+import lzma
 import math
 import os
 import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +60,10 @@ def open_archive(path, what):
                 yield members, z
         except Refused as exc:
             raise ValueError(f"{path}: {exc}") from None
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        # what a damaged archive makes the zip layer raise: bad structures,
+        # bad compressed data, "encrypted" flags, impossible seeks
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError,
+                EOFError, NotImplementedError, RuntimeError, OSError) as exc:
             raise ValueError(f"{path} is not a readable {what} (truncated or corrupt: "
                              f"{exc})") from None
 

@@ -97,11 +97,12 @@ class Serializable:
         return to_jsonable(self)
 
     def to_json(self, path=None, indent=None):
-        """JSON text of :meth:`to_dict`; also written to ``path`` if given."""
+        """JSON text of :meth:`to_dict`; also written to ``path`` if given
+        (atomically: :func:`initreg._files.atomic_write`)."""
         text = dumps(self, indent=indent)
         if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
+            from initreg._files import atomic_write
+            atomic_write(path, lambda f: f.write(text), binary=False)
         return text
 
     @classmethod

@@ -62,7 +62,7 @@ def test_resume_from_a_checkpoint_in_a_fresh_process_is_bit_identical(tmp_path, 
         assert opt.steps == 4 * 12
 
 
-def test_an_optimizer_trains_one_model(digits):
+def test_an_optimizer_trains_one_model(tmp_path, digits):
     a, b = ir.MLP([64, 8, 10], seed=0), ir.MLP([64, 8, 10], seed=0)
     opt = ir.SGD(lr=0.01)
     a.fit(*digits, epochs=1, optimizer=opt)
@@ -71,7 +71,8 @@ def test_an_optimizer_trains_one_model(digits):
     with pytest.raises(ValueError, match="another model"):
         b.step(*digits, opt)
     with pytest.raises(ValueError, match="another model"):
-        b.save(os.devnull + ".npz", optimizer=opt)
+        b.save(tmp_path / "b.npz", optimizer=opt)
+    assert not (tmp_path / "b.npz").exists()
     np.testing.assert_array_equal(b.parameters, ir.MLP([64, 8, 10], seed=0).parameters)
     opt.reset()  # forgets the state and the model: free for another one
     b.fit(*digits, epochs=1, optimizer=opt)

@@ -44,15 +44,17 @@ def _pad(values, n):
     return out
 
 
-def _curves(net, hist, scores, epochs, grid=None):
-    """What the initialization experiments keep of one trained run."""
+def _curves(net, hist, scores, epochs, record=False, grid=None):
+    """What the initialization experiments keep of one trained run (NaN
+    where a run stopped before recording an epoch)."""
     out = {"loss": _pad(hist.loss, epochs), "train_acc": _pad(hist.accuracy, epochs),
            "test_acc": _pad(hist.val_accuracy, epochs), "diverged": hist.diverged,
            "final_test_acc": scores["test_acc"]}
-    if hist.layer_stats is not None:
+    if record:
         for key in ("act_std", "grad_std"):
             stats = np.full((epochs, net.n_layers), np.nan)
-            stats[:hist.n_epochs] = hist.layer_stats[key]
+            if hist.layer_stats is not None:
+                stats[:hist.n_epochs] = hist.layer_stats[key]
             out[key] = stats
         out["distinct_units"] = [distinct_units(net, l) for l in range(net.n_layers - 1)]
     if grid is not None:
@@ -134,7 +136,7 @@ def initialization(dataset="digits", *, inits=("zeros", "small", "xavier", "glor
         trained = train_model(data, sizes, activation=activation, init=init, seed=seed,
                               optimizer=SGD(lr=lr, momentum=momentum), epochs=epochs,
                               batch_size=batch_size, validate=True, record=True)
-        return _curves(*trained, epochs, grid=grid if seed == seeds[0] else None)
+        return _curves(*trained, epochs, record=True, grid=grid if seed == seeds[0] else None)
 
     runs = sweep(run, {"init": list(inits)}, seeds=seeds, executor=executor, progress=progress)
     result = InitializationResult(
@@ -190,7 +192,10 @@ def depth_study(dataset="digits", *, depths=(2, 5, 10, 20, 30), width=64,
     net with Xavier init stalls, with He init it trains), for each activation.
 
     Every (activation, init, depth, seed) trains a net of ``depth`` hidden
-    layers of ``width`` units.  Returns a :class:`DepthResult`.
+    layers of ``width`` units.  Returns a :class:`DepthResult`.  At the
+    library's default step (``lr=0.01``, momentum 0.9) the deepest networks
+    can diverge (recorded in ``diverged``); ``initreg report`` runs this with
+    ``lr=0.002``, where they train.
     """
     data = load_dataset(dataset, seed=seed)
     seeds = seed_list(seed, n_seeds)
