@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -165,21 +166,30 @@ DATASETS = {"digits": _digits, "spirals": make_spirals, "moons": make_moons,
 
 
 def _read_idx(path):
+    """An IDX file, its header read and its size checked against memory
+    before the data (a compressed file is not decompressed past what its
+    header announces)."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
+                raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+            dims = f.read(4 * head[3])
+            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big")
+                          for i in range(len(dims) // 4))
+            if len(shape) != head[3]:
+                raise ValueError(f"{path}: truncated IDX header")
+            size = math.prod(shape)
+            check_memory(2 * size, f"{path} (shape {shape})")
+            raw = f.read(size + 1)
+    except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path} could not be read as an IDX file: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    if len(raw) != header + math.prod(shape):
+    if len(raw) != size:
         raise ValueError(f"{path}: the header announces shape {shape}, but the file has "
-                         f"{len(raw) - header} data bytes (truncated or corrupt)")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+                         f"{'more' if len(raw) > size else len(raw)} data bytes (truncated "
+                         "or corrupt)")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(shape)
 
 
 def load_mnist(directory, *, kind="train"):

@@ -313,3 +313,26 @@ def test_a_full_disk_fails_saves_cleanly(tmp_path):
     assert done.stdout.startswith("OSError"), (done.stdout, done.stderr)
     assert (tmp_path / "model.npz").read_bytes() == before  # the old model is intact
     assert not _litter(tmp_path)
+
+
+def test_idx_files_are_read_no_further_than_their_header_announces(tmp_path):
+    import gzip
+    header = bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big")
+    with gzip.open(tmp_path / "train-labels-idx1-ubyte.gz", "wb", compresslevel=1) as f:
+        f.write(header)
+        for _ in range(64):  # 64 MB of zeros where 10 bytes are announced
+            f.write(bytes(2**20))
+    with pytest.raises(ValueError, match="more data bytes"):
+        ir.datasets._read_idx(tmp_path / "train-labels-idx1-ubyte.gz")
+    huge = bytes([0, 0, 8, 3]) + b"".join(n.to_bytes(4, "big") for n in (2**31, 2**31, 8))
+    (tmp_path / "huge-idx3-ubyte").write_bytes(huge)
+    with pytest.raises(ValueError, match="would need"):
+        ir.datasets._read_idx(tmp_path / "huge-idx3-ubyte")
+
+
+def test_nested_grid_files_are_refused(tmp_path):
+    from initreg import experiments as ex
+    deep = tmp_path / "grid.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        ex.load_grid(deep)

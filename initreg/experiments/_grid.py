@@ -98,11 +98,11 @@ def _read_file(path):
                                  "tomli package; or write the grid as JSON") from None
         try:
             return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
             raise ValueError(f"{path}: not valid TOML ({exc})") from None
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{path}: not valid JSON ({exc}); TOML files need a .toml suffix"
                          ) from None
 
@@ -172,7 +172,7 @@ def finished_records(out, spec):
         before = json.loads((out / "grid.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"{out} holds no sweep to resume (no grid.json)") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as exc:
         raise ValueError(f"{out}/grid.json is corrupt ({exc})") from None
     if before != json.loads(json.dumps(spec)):
         raise ValueError(f"the grid differs from the one of the sweep in {out}; resume with "
@@ -185,7 +185,7 @@ def finished_records(out, spec):
         for line in data.splitlines(keepends=True):
             try:
                 record = json.loads(line) if line.endswith(b"\n") else None
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError, UnicodeDecodeError):
                 record = None
             if not isinstance(record, dict) or not names | {"seed", "result"} <= set(record):
                 break  # a torn or foreign line: this and what follows is not kept
