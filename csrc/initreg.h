@@ -13,7 +13,8 @@
  *                                                   activation, bias gradient)
  *   loss      softmax / sigmoid / identity output with its loss, returning the
  *             summed loss and writing d(mean loss)/d(logits)
- *   update    the SGD step with momentum and the L1 / L2 penalties
+ *   update    the SGD and Adam steps with L1 / L2 penalties and decoupled
+ *             weight decay
  */
 #ifndef INITREG_H
 #define INITREG_H
@@ -36,9 +37,10 @@ enum ir_activation {
 
 /* How the L1 term enters the update. */
 enum ir_l1_mode {
-    IR_L1_SUBGRADIENT = 0, /* w -= lr * l1 * sign(w), sign(0) = 0           */
+    IR_L1_SUBGRADIENT = 0, /* l1 * sign(w) enters the gradient, sign(0) = 0  */
     IR_L1_PROXIMAL = 1,    /* soft-threshold by lr * l1 after the step      */
-    IR_L1_CUMULATIVE = 2   /* Tsuruoka et al. (2009) cumulative clipping    */
+    IR_L1_CUMULATIVE = 2,  /* Tsuruoka et al. (2009) cumulative clipping    */
+    IR_L1_PROXIMAL_PRECONDITIONED = 3 /* Adam: threshold lr * l1 / denom    */
 };
 
 /* Hyper-parameters of one SGD update (the formulas: kernels.inc). */
@@ -47,10 +49,24 @@ typedef struct {
     double momentum;  /* mu in [0, 1); 0 skips the velocity buffer entirely    */
     double l1;        /* L1 penalty weight lambda_1 >= 0                       */
     double l2;        /* L2 penalty weight lambda_2 >= 0 (gradient 2*l2*w)     */
+    double weight_decay; /* decoupled decay: w *= 1 - lr * weight_decay        */
     double cum_u;     /* cumulative mode: total L1 penalty per weight so far   */
     int nesterov;     /* Nesterov momentum (PyTorch's formulation)             */
-    int l1_mode;      /* enum ir_l1_mode                                       */
+    int l1_mode;      /* enum ir_l1_mode (not PROXIMAL_PRECONDITIONED)         */
 } ir_sgd_params;
+
+/* Hyper-parameters of one Adam / AdamW update (the formulas: kernels.inc). */
+typedef struct {
+    double lr;        /* learning rate, > 0                                    */
+    double beta1;     /* first-moment decay in [0, 1)                          */
+    double beta2;     /* second-moment decay in [0, 1)                         */
+    double eps;       /* added to the denominator, >= 0                        */
+    double l1, l2, weight_decay; /* as in ir_sgd_params                        */
+    double bias_correction1; /* 1 - beta1^t for the step t being taken         */
+    double bias_correction2; /* 1 - beta2^t                                    */
+    int amsgrad;      /* divide by the running maximum of the second moment    */
+    int l1_mode;      /* enum ir_l1_mode (not CUMULATIVE)                      */
+} ir_adam_params;
 
 /* ir_sgd_update prefetches ahead on arrays of at least this many bytes,
  * beyond the caches; on smaller ones the plain loop is faster (kernels.inc,
@@ -80,6 +96,13 @@ void ir_activation_backward_f32(float *d, const float *a, size_t rows,
 void ir_activation_backward_f64(double *d, const double *a, size_t rows,
                                 size_t cols, int activation, double slope,
                                 double *colsum);
+
+/* x[b, r, c] <- x[b, r, c] * d[b, c] for b < blocks, r < rows, c < cols: each
+ * block's rows scaled by that block's vector (the Jacobian's chain rule).    */
+void ir_scale_columns_f32(float *x, const float *d, size_t blocks, size_t rows,
+                          size_t cols);
+void ir_scale_columns_f64(double *x, const double *d, size_t blocks,
+                          size_t rows, size_t cols);
 
 /* ---- output layer fused with its loss ------------------------------------ */
 /* Each returns the SUM over the batch of the per-sample loss (in double) and
@@ -121,6 +144,15 @@ size_t ir_sgd_update_f32(float *w, const float *g, float *v, float *q,
                          size_t n, const ir_sgd_params *p);
 size_t ir_sgd_update_f64(double *w, const double *g, double *v, double *q,
                          size_t n, const ir_sgd_params *p);
+
+/* One Adam step over n parameters w with gradient g; m, v: the first and
+ * second moments, vmax: their running maximum (used with amsgrad, else may
+ * be NULL).  The same guard as the SGD update: an element whose new value
+ * would not be finite keeps w, m, v and vmax, and is counted.               */
+size_t ir_adam_update_f32(float *w, const float *g, float *m, float *v,
+                          float *vmax, size_t n, const ir_adam_params *p);
+size_t ir_adam_update_f64(double *w, const double *g, double *m, double *v,
+                          double *vmax, size_t n, const ir_adam_params *p);
 
 /* Penalty of n weights: *abs_sum = sum|w|, *sq_sum = sum w^2 (in double),
  * *n_zero = the number of weights exactly 0; when g is not NULL, also

@@ -28,8 +28,9 @@
 #define IR_HOT
 #endif
 
-/* Internal: the update loop without any L1 term (l1 == 0). */
-#define IR_L1_NONE 3
+/* Internal: the update loop without any L1 term (l1 == 0); apart from every
+ * enum ir_l1_mode value. */
+#define IR_L1_NONE (-1)
 
 #if defined(__GNUC__)
 #define IR_INLINE static inline __attribute__((always_inline))
@@ -47,6 +48,28 @@
     _mm_prefetch((const char *)(address), _MM_HINT_T0)
 #endif
 
+/* The optimizer updates run with flush-to-zero: a moment or velocity that
+ * decays geometrically (those of a dead ReLU unit's weights, whose gradient
+ * is 0) would otherwise become subnormal, and on x86 every operation that
+ * yields a subnormal takes a microcode assist: the loop runs 2-3x slower
+ * for the rest of training.  Such a value becomes 0 instead.  The caller's
+ * mode is restored on return. */
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+typedef unsigned int ir_fp_mode;
+IR_INLINE ir_fp_mode ir_flush_to_zero(void)
+{
+    const ir_fp_mode saved = _mm_getcsr();
+    _mm_setcsr(saved | _MM_FLUSH_ZERO_ON);
+    return saved;
+}
+IR_INLINE void ir_restore_fp_mode(ir_fp_mode saved) { _mm_setcsr(saved); }
+#else
+typedef int ir_fp_mode;
+IR_INLINE ir_fp_mode ir_flush_to_zero(void) { return 0; }
+IR_INLINE void ir_restore_fp_mode(ir_fp_mode saved) { (void)saved; }
+#endif
+
 /* Arrays of at least IR_STREAM_BYTES (initreg.h) are updated in blocks of
  * IR_BLOCK_BYTES, each block prefetching the one IR_AHEAD_BYTES ahead (see
  * ir_sgd_stream); both sizes were chosen by timing (csrc/README.md). */
@@ -58,6 +81,7 @@
 #define REAL float
 #define COPYSIGN copysignf
 #define FABS fabsf
+#define SQRT sqrtf
 #define UINT uint32_t
 #define SFX(name) name##_f32
 #define REAL_MAX FLT_MAX
@@ -113,6 +137,7 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #undef REAL
 #undef COPYSIGN
 #undef FABS
+#undef SQRT
 #undef UINT
 #undef SFX
 #undef REAL_MAX
@@ -134,6 +159,7 @@ IR_INLINE float ir_expm1_poly_f32(float r)
 #define REAL double
 #define COPYSIGN copysign
 #define FABS fabs
+#define SQRT sqrt
 #define UINT uint64_t
 #define SFX(name) name##_f64
 #define REAL_MAX DBL_MAX

@@ -10,11 +10,12 @@ from initreg.callbacks import EarlyStopping
 from initreg.checkpoint import load_checkpoint
 from initreg.history import History
 from initreg.model import MLP, LossBreakdown
-from initreg.optim import SGD, ExponentialDecay, InverseTimeDecay, Optimizer, StepDecay
+from initreg.optim import (SGD, Adam, AdamW, ExponentialDecay, InverseTimeDecay, Optimizer,
+                           StepDecay)
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "SGD", "Optimizer", "History", "LossBreakdown", "EarlyStopping",
+__all__ = ["MLP", "SGD", "Adam", "AdamW", "Optimizer", "History", "LossBreakdown", "EarlyStopping",
            "load_checkpoint", "StepDecay", "ExponentialDecay", "InverseTimeDecay",
            "MLPClassifier", "MLPRegressor", "callbacks", "datasets", "experiments", "init",
            "optim", "regularization", "__version__"]

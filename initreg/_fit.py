@@ -19,7 +19,7 @@ import numpy as np
 from initreg._core import _network
 from initreg._validation import check_bool, check_choice, check_int, check_memory
 from initreg.history import HIST_EDGES, SMALL_WEIGHT
-from initreg.optim import SGD
+from initreg.optim import SGD, Optimizer
 
 #: The spawn key of the shuffling stream: SeedSequence(seed, spawn_key=(key,
 #: epoch)) gives epoch ``epoch``'s order, apart from the layers' streams.

@@ -32,15 +32,17 @@ LEAKY_SLOPE = 0.01
 @dataclass(frozen=True)
 class Activation:
     """A hidden-layer activation: its code in the compiled core, the range of
-    its values (lo, hi; None where unbounded), the initializer it is usually
-    paired with
-    (He for the ReLU family, Glorot otherwise), the gain PyTorch's
+    its values (lo, hi; None where unbounded), whether it is positively
+    homogeneous (phi(a x) = a phi(x) for a > 0: then mean-field quantities do
+    not depend on the scale of the signal), the initializer it is usually
+    paired with (He for the ReLU family, Glorot otherwise), the gain PyTorch's
     ``calculate_gain`` recommends, and NumPy float64 forms of phi, phi' and
     phi'' for the experiments' mean-field theory."""
 
     name: str
     code: int
     range: tuple
+    homogeneous: bool
     init: str
     gain: Callable[[float], float]
     phi: Callable
@@ -50,27 +52,27 @@ class Activation:
 
 ACTIVATIONS = {
     "identity": Activation(
-        "identity", _kernels.IDENTITY, (None, None), "glorot", lambda slope: 1.0,
+        "identity", _kernels.IDENTITY, (None, None), True, "glorot", lambda slope: 1.0,
         lambda x, slope=LEAKY_SLOPE: np.asarray(x, dtype=np.float64),
         lambda x, slope=LEAKY_SLOPE: np.ones_like(x, dtype=np.float64),
         lambda x, slope=LEAKY_SLOPE: np.zeros_like(x, dtype=np.float64)),
     "tanh": Activation(
-        "tanh", _kernels.TANH, (-1.0, 1.0), "glorot", lambda slope: 5.0 / 3.0,
+        "tanh", _kernels.TANH, (-1.0, 1.0), False, "glorot", lambda slope: 5.0 / 3.0,
         lambda x, slope=LEAKY_SLOPE: np.tanh(x),
         lambda x, slope=LEAKY_SLOPE: 1.0 - np.tanh(x) ** 2,
         lambda x, slope=LEAKY_SLOPE: -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2)),
     "sigmoid": Activation(
-        "sigmoid", _kernels.SIGMOID, (0.0, 1.0), "glorot", lambda slope: 1.0,
+        "sigmoid", _kernels.SIGMOID, (0.0, 1.0), False, "glorot", lambda slope: 1.0,
         lambda x, slope=LEAKY_SLOPE: _sigmoid(x),
         lambda x, slope=LEAKY_SLOPE: _sigmoid(x) * (1.0 - _sigmoid(x)),
         lambda x, slope=LEAKY_SLOPE: _sigmoid(x) * (1.0 - _sigmoid(x)) * (1.0 - 2.0 * _sigmoid(x))),
     "relu": Activation(
-        "relu", _kernels.RELU, (0.0, None), "he", lambda slope: math.sqrt(2.0),
+        "relu", _kernels.RELU, (0.0, None), True, "he", lambda slope: math.sqrt(2.0),
         lambda x, slope=LEAKY_SLOPE: np.maximum(x, 0.0),
         lambda x, slope=LEAKY_SLOPE: (np.asarray(x) > 0).astype(np.float64),
         lambda x, slope=LEAKY_SLOPE: np.zeros_like(x, dtype=np.float64)),
     "leaky_relu": Activation(
-        "leaky_relu", _kernels.LEAKY_RELU, (None, None), "he",
+        "leaky_relu", _kernels.LEAKY_RELU, (None, None), True, "he",
         lambda slope: math.sqrt(2.0 / (1.0 + slope**2)),
         lambda x, slope=LEAKY_SLOPE: np.where(np.asarray(x) < 0, slope * np.asarray(x), x),
         lambda x, slope=LEAKY_SLOPE: np.where(np.asarray(x) > 0, 1.0, slope),
@@ -108,7 +110,8 @@ class L1Mode:
 
 #: The L1 modes, by the name ``l1_mode=`` takes.
 L1_MODES = {
-    "subgradient": L1Mode(_kernels.L1_SUBGRADIENT, ("sgd",)),
-    "proximal": L1Mode(_kernels.L1_PROXIMAL, ("sgd",)),
+    "subgradient": L1Mode(_kernels.L1_SUBGRADIENT, ("sgd", "adam", "adamw")),
+    "proximal": L1Mode(_kernels.L1_PROXIMAL, ("sgd", "adam", "adamw")),
     "cumulative": L1Mode(_kernels.L1_CUMULATIVE, ("sgd",)),
+    "proximal_preconditioned": L1Mode(_kernels.L1_PROXIMAL_PRECONDITIONED, ("adam", "adamw")),
 }

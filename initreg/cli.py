@@ -146,6 +146,7 @@ def _train(args):
 
     import initreg as ir
     from initreg.experiments import load_dataset
+    from initreg.optim import OPTIMIZERS
 
     if args.save is not None and (problem := _writable(args.save)):
         return _fail("train", problem, EXIT_USAGE)
@@ -160,8 +161,13 @@ def _train(args):
     try:
         net = ir.MLP(sizes, activation=args.activation, init=args.init, dtype=args.dtype,
                      seed=args.seed)
-        opt = ir.SGD(lr=args.lr, momentum=args.momentum, l1=args.l1, l2=args.l2,
-                     l1_mode=args.l1_mode)
+        settings = {k: v for k, v in (("lr", args.lr), ("momentum", args.momentum),
+                                      ("weight_decay", args.weight_decay)) if v is not None}
+        if "momentum" in settings and args.optimizer != "sgd":
+            return _fail("train", f"--momentum is SGD's; --optimizer {args.optimizer} has "
+                         "none", EXIT_USAGE)
+        opt = OPTIMIZERS[args.optimizer](l1=args.l1, l2=args.l2, l1_mode=args.l1_mode,
+                                         **settings)
     except (ValueError, TypeError) as exc:
         return _fail("train", exc, EXIT_USAGE)
 
@@ -226,7 +232,7 @@ def build_parser():
     from initreg._vocabulary import ACTIVATION_ALIASES, ACTIVATIONS, L1_MODES
     from initreg.datasets import DATASETS
     from initreg.init import names as init_names
-    from initreg.optim import DEFAULT_L1_MODE, DEFAULT_LR, DEFAULT_MOMENTUM
+    from initreg.optim import DEFAULT_L1_MODE, DEFAULT_LR, DEFAULT_MOMENTUM, OPTIMIZERS
 
     parser = argparse.ArgumentParser(
         prog="initreg",
@@ -259,11 +265,18 @@ def build_parser():
                     choices=(*ACTIVATIONS, *ACTIVATION_ALIASES))
     tr.add_argument("--init", default="he", choices=init_names(), metavar="INIT",
                     help=f"one of {', '.join(init_names())} (default: he)")
+    tr.add_argument("--optimizer", default="sgd", choices=tuple(OPTIMIZERS))
     tr.add_argument("--l1", type=float, default=0.0)
     tr.add_argument("--l2", type=float, default=0.0)
+    tr.add_argument("--weight-decay", type=float, default=None,
+                    help="decoupled weight decay (default: the optimizer's: 0 for sgd and "
+                         "adam, 0.01 for adamw)")
     tr.add_argument("--l1-mode", default=DEFAULT_L1_MODE, choices=tuple(L1_MODES))
-    tr.add_argument("--lr", type=float, default=DEFAULT_LR)
-    tr.add_argument("--momentum", type=float, default=DEFAULT_MOMENTUM)
+    tr.add_argument("--lr", type=float, default=None,
+                    help=f"learning rate (default: the optimizer's: {DEFAULT_LR} for sgd, "
+                         "0.001 for adam and adamw)")
+    tr.add_argument("--momentum", type=float, default=None,
+                    help=f"SGD's momentum (default: {DEFAULT_MOMENTUM})")
     tr.add_argument("--epochs", type=int, default=20)
     tr.add_argument("--batch-size", type=int, default=32)
     tr.add_argument("--dtype", default="float32", choices=("float32", "float64"))

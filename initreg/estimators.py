@@ -7,10 +7,12 @@ train with initreg's compiled core.  The penalties are initreg's: ``l2`` adds
 ``l2 * sum W**2`` to the mean loss (scikit-learn's ``alpha`` is
 ``2 * batch_size * l2``; see :mod:`initreg.regularization`).
 
-Their defaults follow scikit-learn's ``MLPClassifier(solver="sgd")``
-(``lr=0.001`` like its ``learning_rate_init``, ``momentum=0.9``, 200 epochs),
-not initreg's own (:data:`initreg.optim.DEFAULT_LR`), so that code moved
-from scikit-learn trains the same way.
+Their defaults follow scikit-learn's ``MLPClassifier``: ``solver="adam"``
+with ``lr=0.001`` (its ``learning_rate_init``), ``beta_1=0.9``,
+``beta_2=0.999``, ``epsilon=1e-8``; ``solver="sgd"`` with ``momentum=0.9``;
+200 epochs -- not initreg's own (:data:`initreg.optim.DEFAULT_LR`), so that
+code moved from scikit-learn trains the same way.  ``solver="adamw"`` is
+Adam with decoupled ``weight_decay``.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from initreg._vocabulary import activation
 from initreg.callbacks import EarlyStopping
 from initreg.datasets import train_test_split
 from initreg.model import MLP
-from initreg.optim import DEFAULT_L1_MODE, SGD
+from initreg.optim import DEFAULT_L1_MODE, OPTIMIZERS
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -41,20 +43,26 @@ class _BaseMLP(BaseEstimator):
 
     _output = None
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto", l1=0.0,
-                 l2=0.0, l1_mode=DEFAULT_L1_MODE, lr=0.001, momentum=0.9, nesterov=False,
-                 batch_size=32, epochs=200, dtype="auto", random_state=None,
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
+                 solver="adam", l1=0.0, l2=0.0, weight_decay=0.0, l1_mode=DEFAULT_L1_MODE,
+                 lr=0.001, momentum=0.9, nesterov=False, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, batch_size=32, epochs=200, dtype="auto", random_state=None,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  shuffle=True, verbose=False, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.init = init
+        self.solver = solver
         self.l1 = l1
         self.l2 = l2
+        self.weight_decay = weight_decay
         self.l1_mode = l1_mode
         self.lr = lr
         self.momentum = momentum
         self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.batch_size = batch_size
         self.epochs = epochs
         self.dtype = dtype
@@ -82,9 +90,18 @@ class _BaseMLP(BaseEstimator):
             return int(self.random_state) % 2**32
         return int(check_random_state(self.random_state).randint(2**31))
 
-    def _optimizer_settings(self):
-        return dict(lr=self.lr, momentum=self.momentum, nesterov=self.nesterov, l1=self.l1,
-                    l2=self.l2, l1_mode=self.l1_mode)
+    def _optimizer(self):
+        """The optimizer class of ``solver`` and its settings."""
+        if self.solver not in OPTIMIZERS:
+            raise ValueError(f"solver must be one of {', '.join(map(repr, OPTIMIZERS))}; got "
+                             f"{self.solver!r}")
+        settings = dict(lr=self.lr, l1=self.l1, l2=self.l2, weight_decay=self.weight_decay,
+                        l1_mode=self.l1_mode)
+        if self.solver == "sgd":
+            settings.update(momentum=self.momentum, nesterov=self.nesterov)
+        else:
+            settings.update(betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+        return OPTIMIZERS[self.solver], settings
 
     def _model_dtype(self, X):
         if self.dtype == "auto":
@@ -105,10 +122,11 @@ class _BaseMLP(BaseEstimator):
         start keeps the weights only, as scikit-learn's MLP does);
         ``partial_fit`` continues the optimizer's state with the current
         settings (``set_params`` between calls takes effect, momentum kept)."""
-        if incremental and hasattr(self, "_optimizer_"):
-            self._optimizer_.set(**self._optimizer_settings())
+        cls, settings = self._optimizer()
+        if incremental and type(getattr(self, "_optimizer_", None)) is cls:
+            self._optimizer_.set(**settings)
         else:
-            self._optimizer_ = SGD(**self._optimizer_settings())
+            self._optimizer_ = cls(**settings)
         validation, callbacks = None, []
         if self.early_stopping and epochs > 0:
             stratify = self._output == "softmax"
@@ -145,9 +163,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """A multi-layer perceptron classifier trained by initreg's compiled core.
 
     Softmax output with cross-entropy (also for two classes). Parameters as
-    :class:`initreg.MLP` and :class:`initreg.SGD`; ``init="auto"`` is "he"
-    for (leaky) ReLU and "glorot" otherwise; ``dtype="auto"`` keeps float32
-    input in float32 and computes everything else in float64.
+    :class:`initreg.MLP`, :class:`initreg.SGD` (``solver="sgd"``) and
+    :class:`initreg.Adam` (``solver="adam"``, ``"adamw"``; ``beta_1``,
+    ``beta_2``, ``epsilon`` as scikit-learn names them); ``init="auto"`` is
+    "he" for (leaky) ReLU and "glorot" otherwise; ``dtype="auto"`` keeps
+    float32 input in float32 and computes everything else in float64.
 
     Attributes: ``classes_``, ``n_features_in_``, ``model_`` (the
     :class:`initreg.MLP`), ``history_``, ``loss_curve_``, ``n_iter_``.

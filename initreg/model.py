@@ -14,15 +14,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from initreg import _fit
+from initreg import _fit, persistence
 from initreg import init as _init
-from initreg import persistence
 from initreg._core import _kernels, _network
 from initreg._progress import Progress
-from initreg._validation import (MAX_DIM, as_float_array, as_labels, as_targets,
-                                 check_choice, check_dtype, check_float, check_int,
-                                 check_memory)
-from initreg._vocabulary import LEAKY_SLOPE, OUTPUTS, activation as _activation
+from initreg._validation import (MAX_DIM, as_float_array, as_labels, as_targets, check_choice,
+                                 check_dtype, check_float, check_int, check_memory)
+from initreg._vocabulary import LEAKY_SLOPE, OUTPUTS
+from initreg._vocabulary import activation as _activation
 from initreg.history import History
 from initreg.optim import Optimizer
 
@@ -385,6 +384,27 @@ class MLP:
         _, correct = self._net.evaluate(X, t)
         return correct / t.size
 
+    def jacobian(self, X):
+        """The input-output Jacobian of the logits at every row of X:
+        ``J[i, o, j] = d logits_o / d x_j`` at ``X[i]``, shape
+        (n_samples, n_outputs, n_features) -- the chain
+        ``W_L^T D_{L-1} W_{L-1}^T ... D_1 W_1^T`` with D_l = diag(f'(z_l)).
+
+        Computed in compiled code, a chunk of rows at a time with one BLAS
+        product per layer for all of them, in the model's dtype.  Refused
+        (ValueError, with the size) when the result would not fit in memory.
+        """
+        X = self._check_X(X)
+        n, n_out, n_in = X.shape[0], self.layer_sizes[-1], self.layer_sizes[0]
+        width = max(self.layer_sizes[:-1])
+        # a chunk's scratch (two stacked chains and the derivatives) of about 64 MiB
+        chunk = int(max(1, min(n, 256, (64 << 20) // (2 * n_out * width * self.dtype.itemsize))))
+        check_memory(n * n_out * n_in * self.dtype.itemsize + self._net.jacobian_bytes(chunk),
+                     f"the Jacobian of {n} rows, {n} x {n_out} x {n_in}")
+        out = np.empty((n, n_out, n_in), dtype=self.dtype)
+        self._net.jacobian(X, out, chunk)
+        return out
+
     # -- losses and gradients -------------------------------------------------
 
     def _penalty(self, l1, l2, regularize_bias, add_to_gradient=False):
@@ -531,16 +551,18 @@ class MLP:
         """fit's loop: every epoch starts from a snapshot that a diverged or
         interrupted epoch rolls back to, and is recorded whole or not at all."""
         opt = plan.optimizer
-        snapshot = _fit.Snapshot.take(self, opt, state)
+        snapshot = None  # while not None, an epoch is under way: roll back to it
         try:
             with Progress(plan.epochs, "fit", enabled=plan.progress) as bar:
                 for epoch in range(plan.epochs):
+                    snapshot = _fit.Snapshot.take(self, opt, state)
                     record = _fit.run_epoch(self, plan, state, opt.lr_at(opt.epoch))
                     if record.status == _network.INTERRUPTED:
                         raise record.pending
                     if record.status == _network.DIVERGED:
                         with _fit.deferred_interrupts():
                             snapshot.restore(self, opt, state)
+                            snapshot = None
                             hist.diverged, hist.diverged_epoch = True, epoch
                             self._diverged = True
                         break
@@ -549,7 +571,7 @@ class MLP:
                                            record.weight_hist, record.batch_losses)
                         self._epochs_trained += 1
                         opt.epoch += 1
-                        snapshot = _fit.Snapshot.take(self, opt, state)
+                        snapshot = None
                     bar.update(loss=record.values["loss"],
                                **({"val_loss": record.values["val_loss"]}
                                   if plan.validation is not None else {}))
@@ -557,7 +579,8 @@ class MLP:
                         break
         except BaseException as exc:
             with _fit.deferred_interrupts():
-                snapshot.restore(self, opt, state)
+                if snapshot is not None:
+                    snapshot.restore(self, opt, state)
                 hist.interrupted = isinstance(exc, KeyboardInterrupt)
             raise
         finally:

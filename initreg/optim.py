@@ -6,18 +6,32 @@ parameter buffer, for the cost J(w) + l1 sum|w| + l2 sum w^2::
     g     = dJ/dw + l1 sign(w) + 2 l2 w          (sign(0) = 0)
     v     = momentum v + g                       (PyTorch's SGD, dampening 0)
     step  = v, or g + momentum v with Nesterov
-    w     = w - lr step
+    w     = w (1 - lr wd) - lr step              (wd = weight_decay: SGDW)
 
-The penalties apply to the weights only, unless ``regularize_bias``.  The
-L1 term can enter three ways (``l1_mode``, see :data:`L1_MODES`):
-``"subgradient"`` is exactly the formula above (weights oscillate around
-zero and never reach it); ``"proximal"`` takes the gradient and L2 step
-first, then soft-thresholds, ``w = sign(w) max(|w| - lr l1, 0)`` (proximal
-gradient / ISTA: exact zeros); ``"cumulative"`` is the cumulative L1 penalty
-of Tsuruoka, Tsujii & Ananiadou (2009), as scikit-learn's ``SGDClassifier``
-applies it: each weight is clipped at zero against the total penalty it could
-have received so far, which keeps exact zeros under noisy minibatch
-gradients.
+:class:`Adam` and :class:`AdamW` (Kingma & Ba 2015; Loshchilov & Hutter
+2019), as ``torch.optim.Adam`` / ``AdamW`` compute them, t the step::
+
+    g     = dJ/dw + l1 sign(w) + 2 l2 w          (the penalties: preconditioned)
+    m     = beta1 m + (1 - beta1) g              v = beta2 v + (1 - beta2) g^2
+    denom = sqrt(v / (1 - beta2^t)) + eps        (amsgrad: the running max of v)
+    w     = w (1 - lr wd) - lr / (1 - beta1^t) m / denom   (the decay is not)
+
+The penalties and the decay apply to the weights only, unless
+``regularize_bias``; the decay uses the weights before the step and the
+scheduled learning rate.  ``l2`` is a penalty, ``weight_decay`` is decoupled
+decay: the same for plain SGD (``weight_decay = 2 l2``), not for Adam (where
+the L2 gradient is divided by ``denom`` like the data's).
+
+The L1 term can enter four ways (``l1_mode``, see :data:`L1_MODES`):
+``"subgradient"`` is exactly the formulas above (weights oscillate around
+zero and never reach it); ``"proximal"`` takes the step first, then
+soft-thresholds, ``w = sign(w) max(|w| - lr l1, 0)`` (proximal gradient /
+ISTA: exact zeros); ``"proximal_preconditioned"`` (Adam) thresholds each
+weight by ``lr l1 / denom``, the proximal step in Adam's metric;
+``"cumulative"`` (SGD) is the cumulative L1 penalty of Tsuruoka, Tsujii &
+Ananiadou (2009), as scikit-learn's ``SGDClassifier`` applies it: each weight
+is clipped at zero against the total penalty it could have received so far,
+which keeps exact zeros under noisy minibatch gradients.
 
 An optimizer owns its state -- the velocity, the cumulative-L1 bookkeeping,
 the step and epoch counts -- in arrays the compiled engine updates in place.
@@ -46,7 +60,7 @@ from initreg._core import _network
 from initreg._validation import check_bool, check_choice, check_float, check_int
 from initreg._vocabulary import L1_MODES
 
-__all__ = ["Optimizer", "SGD", "OPTIMIZERS", "L1_MODES", "StepDecay", "ExponentialDecay",
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "OPTIMIZERS", "L1_MODES", "StepDecay", "ExponentialDecay",
            "InverseTimeDecay", "SCHEDULES", "from_state_dict", "DEFAULT_LR",
            "DEFAULT_MOMENTUM", "DEFAULT_L1_MODE"]
 
@@ -196,6 +210,8 @@ class Optimizer:
         """The hyperparameters as plain values (a schedule described)."""
         d = dict(self._hyper)
         d["schedule"] = _describe_schedule(d["schedule"])
+        if "betas" in d:
+            d["betas"] = list(d["betas"])
         return {"optimizer": type(self).__name__, **d}
 
     def __repr__(self):
@@ -420,10 +436,13 @@ class SGD(Optimizer):
         Nesterov momentum (needs momentum > 0).
     l1, l2 : float
         Penalty weights lambda >= 0 of ``l1 * sum|w| + l2 * sum w**2``.
+    weight_decay : float
+        Decoupled decay >= 0: each step multiplies the weights by
+        ``1 - lr * weight_decay`` (SGDW).
     l1_mode : {"proximal", "subgradient", "cumulative"}
         How the L1 term is applied (:data:`initreg.optim.L1_MODES`).
     regularize_bias : bool
-        Penalise the biases too (default: weights only).
+        Penalise (and decay) the biases too (default: weights only).
     schedule : callable or None
         ``schedule(epoch) -> factor``; the learning rate of epoch ``e``
         (counted by :attr:`epoch`) is ``lr * schedule(e)``.
@@ -432,8 +451,8 @@ class SGD(Optimizer):
     """
 
     DEFAULTS = {"lr": DEFAULT_LR, "momentum": DEFAULT_MOMENTUM, "nesterov": False, "l1": 0.0,
-                "l2": 0.0, "l1_mode": DEFAULT_L1_MODE, "regularize_bias": False,
-                "schedule": None}
+                "l2": 0.0, "weight_decay": 0.0, "l1_mode": DEFAULT_L1_MODE,
+                "regularize_bias": False, "schedule": None}
     #: The state arrays SGD may keep.
     BUFFERS = ("velocity", "cumulative")
     #: The L1 modes SGD offers (see :data:`initreg.optim.L1_MODES`).
@@ -444,35 +463,132 @@ class SGD(Optimizer):
     nesterov = _hyperparameter("nesterov", "Nesterov momentum.")
     l1 = _hyperparameter("l1", "L1 penalty weight (>= 0).")
     l2 = _hyperparameter("l2", "L2 penalty weight (>= 0); gradient 2 * l2 * w.")
+    weight_decay = _hyperparameter("weight_decay", "Decoupled weight decay (>= 0).")
     l1_mode = _hyperparameter("l1_mode", "How the L1 term enters the update.")
     regularize_bias = _hyperparameter("regularize_bias", "Penalise the biases too.")
     schedule = _hyperparameter("schedule", "lr factor per epoch, or None.")
 
     def __init__(self, *, lr=DEFAULT_LR, momentum=DEFAULT_MOMENTUM, nesterov=False, l1=0.0,
-                 l2=0.0, l1_mode=DEFAULT_L1_MODE, regularize_bias=False, schedule=None):
+                 l2=0.0, weight_decay=0.0, l1_mode=DEFAULT_L1_MODE, regularize_bias=False,
+                 schedule=None):
         super().__init__(lr=lr, momentum=momentum, nesterov=nesterov, l1=l1, l2=l2,
-                         l1_mode=l1_mode, regularize_bias=regularize_bias, schedule=schedule)
+                         weight_decay=weight_decay, l1_mode=l1_mode,
+                         regularize_bias=regularize_bias, schedule=schedule)
 
     def _validate(self, h):
-        h["lr"] = check_float(h["lr"], "lr", low=0, low_open=True)
+        _check_common(h, self.L1_MODES)
         h["momentum"] = check_float(h["momentum"], "momentum", low=0, high=1, high_open=True)
-        h["l1"] = check_float(h["l1"], "l1", low=0)
-        h["l2"] = check_float(h["l2"], "l2", low=0)
-        check_choice(h["l1_mode"], "l1_mode", self.L1_MODES)
         h["nesterov"] = check_bool(h["nesterov"], "nesterov")
-        h["regularize_bias"] = check_bool(h["regularize_bias"], "regularize_bias")
         if h["nesterov"] and h["momentum"] == 0:
             raise ValueError("nesterov=True needs momentum > 0")
-        _check_schedule(h["schedule"])
         return h
 
     def _configure(self, state, h):
         state.configure(h["lr"], h["momentum"], h["nesterov"], h["l1"], h["l2"],
-                        L1_MODES[h["l1_mode"]].code, h["regularize_bias"])
+                        h["weight_decay"], L1_MODES[h["l1_mode"]].code, h["regularize_bias"])
 
 
-#: The optimizers by the names the command line and grid files use.
-OPTIMIZERS = {"sgd": SGD}
+def _check_common(h, l1_modes):
+    """The hyperparameters every optimizer has, checked in place."""
+    h["lr"] = check_float(h["lr"], "lr", low=0, low_open=True)
+    for name in ("l1", "l2", "weight_decay"):
+        h[name] = check_float(h[name], name, low=0)
+    check_choice(h["l1_mode"], "l1_mode", l1_modes)
+    h["regularize_bias"] = check_bool(h["regularize_bias"], "regularize_bias")
+    _check_schedule(h["schedule"])
+    if h["weight_decay"] * h["lr"] >= 1:
+        raise ValueError(f"lr * weight_decay must be < 1 (the decay multiplies the weights by "
+                         f"1 - lr * weight_decay), got {h['lr']} * {h['weight_decay']}")
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with L1 / L2 penalties and decoupled weight
+    decay (see module docs), step by step as ``torch.optim.Adam`` and
+    ``AdamW`` compute it.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate, > 0.
+    betas : (float, float)
+        Decay rates of the first and second moments, each in [0, 1).
+    eps : float
+        Added to the denominator, >= 0.
+    l1, l2 : float
+        Penalty weights lambda >= 0 of ``l1 * sum|w| + l2 * sum w**2``; their
+        gradients are preconditioned like the data's.  PyTorch's
+        ``Adam(weight_decay=wd)`` is ``l2 = wd / 2`` here.
+    weight_decay : float
+        Decoupled decay >= 0: each step multiplies the weights by
+        ``1 - lr * weight_decay`` first, as ``torch.optim.AdamW`` does.
+    l1_mode : {"proximal", "subgradient", "proximal_preconditioned"}
+        How the L1 term is applied (:data:`initreg.optim.L1_MODES`).
+    amsgrad : bool
+        Divide by the running maximum of the second moment (Reddi et al. 2018).
+    regularize_bias : bool
+        Penalise (and decay) the biases too (default: weights only).
+    schedule : callable or None
+        As :class:`SGD`'s.
+    """
+
+    DEFAULTS = {"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "l1": 0.0, "l2": 0.0,
+                "weight_decay": 0.0, "l1_mode": DEFAULT_L1_MODE, "amsgrad": False,
+                "regularize_bias": False, "schedule": None}
+    BUFFERS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    L1_MODES = tuple(name for name, mode in L1_MODES.items() if "adam" in mode.optimizers)
+
+    lr = _hyperparameter("lr", "Learning rate (> 0), before the schedule.")
+    betas = _hyperparameter("betas", "Decay rates of the two moments.")
+    eps = _hyperparameter("eps", "Added to the denominator.")
+    l1 = _hyperparameter("l1", "L1 penalty weight (>= 0).")
+    l2 = _hyperparameter("l2", "L2 penalty weight (>= 0); gradient 2 * l2 * w.")
+    weight_decay = _hyperparameter("weight_decay", "Decoupled weight decay (>= 0).")
+    l1_mode = _hyperparameter("l1_mode", "How the L1 term enters the update.")
+    amsgrad = _hyperparameter("amsgrad", "Use the running maximum of the second moment.")
+    regularize_bias = _hyperparameter("regularize_bias", "Penalise the biases too.")
+    schedule = _hyperparameter("schedule", "lr factor per epoch, or None.")
+
+    def __init__(self, *, lr=0.001, betas=(0.9, 0.999), eps=1e-8, l1=0.0, l2=0.0,
+                 weight_decay=0.0, l1_mode=DEFAULT_L1_MODE, amsgrad=False,
+                 regularize_bias=False, schedule=None):
+        super().__init__(lr=lr, betas=betas, eps=eps, l1=l1, l2=l2, weight_decay=weight_decay,
+                         l1_mode=l1_mode, amsgrad=amsgrad, regularize_bias=regularize_bias,
+                         schedule=schedule)
+
+    def _validate(self, h):
+        _check_common(h, self.L1_MODES)
+        betas = h["betas"]
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        h["betas"] = tuple(check_float(b, f"betas[{i}]", low=0, high=1, high_open=True)
+                           for i, b in enumerate(betas))
+        h["eps"] = check_float(h["eps"], "eps", low=0)
+        h["amsgrad"] = check_bool(h["amsgrad"], "amsgrad")
+        return h
+
+    def _configure(self, state, h):
+        state.configure_adam(h["lr"], h["betas"][0], h["betas"][1], h["eps"], h["l1"],
+                             h["l2"], h["weight_decay"], L1_MODES[h["l1_mode"]].code,
+                             h["amsgrad"], h["regularize_bias"])
+
+
+class AdamW(Adam):
+    """:class:`Adam` with decoupled weight decay by default
+    (``weight_decay=0.01``, as ``torch.optim.AdamW``)."""
+
+    DEFAULTS = {**Adam.DEFAULTS, "weight_decay": 0.01}
+
+    def __init__(self, *, lr=0.001, betas=(0.9, 0.999), eps=1e-8, l1=0.0, l2=0.0,
+                 weight_decay=0.01, l1_mode=DEFAULT_L1_MODE, amsgrad=False,
+                 regularize_bias=False, schedule=None):
+        super().__init__(lr=lr, betas=betas, eps=eps, l1=l1, l2=l2, weight_decay=weight_decay,
+                         l1_mode=l1_mode, amsgrad=amsgrad, regularize_bias=regularize_bias,
+                         schedule=schedule)
+
+
+#: The optimizers by the names the command line, grid files and the
+#: scikit-learn estimators' ``solver`` use.
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
 
 
 def from_state_dict(state_dict):

@@ -16,7 +16,8 @@ except ImportError as exc:  # pragma: no cover - exercised without matplotlib
     raise ImportError('initreg\'s figures need matplotlib: pip install "initreg[report]"') from exc
 
 __all__ = ["plot_signal", "plot_initialization", "plot_depth", "plot_regularization",
-           "plot_landscape", "plot_sweep", "save_figure"]
+           "plot_landscape", "plot_weight_decay", "plot_isometry", "plot_trainability",
+           "plot_deep_linear", "plot_sweep", "save_figure"]
 
 INIT_COLORS = {"zeros": "#7f7f7f", "small": "#1f77b4", "xavier": "#2ca02c", "glorot": "#17becf",
                "he": "#d62728", "large": "#ff7f0e", "lecun": "#9467bd", "orthogonal": "#8c564b"}
@@ -259,6 +260,143 @@ def plot_landscape(r):
 def _circle(radius):
     from matplotlib.patches import Circle
     return Circle((0, 0), radius, color="#2ca02c", alpha=0.15)
+
+
+# ---- weight decay -------------------------------------------------------------------
+
+
+def plot_weight_decay(r):
+    figs = {}
+    n = len(r.methods)
+    fig, axes = _figure(1, n, width=3.3, height=3.2)
+    mean = np.nanmean(r.test_error, axis=-1)
+    vmin, vmax = np.nanmin(mean), min(np.nanmax(mean), 3 * np.nanmin(mean) + 0.05)
+    best = r.best
+    for i, m in enumerate(r.methods):
+        ax = axes[0, i]
+        im = ax.imshow(mean[i], origin="lower", cmap="viridis_r", vmin=vmin, vmax=vmax,
+                       aspect="auto")
+        li, si = best[m]
+        ax.plot(si, li, "*", color="#d62728", ms=14, mec="w")
+        centre, slope = r.valley(m)
+        ax.plot(np.interp(np.log10(centre), np.log10(r.strengths), np.arange(len(r.strengths))),
+                range(len(r.lrs)), "w--", lw=1)
+        scale = r.adam_lr_scale if m.startswith("adam") else 1.0
+        ax.set_xticks(range(len(r.strengths)), [f"{v:g}" for v in r.strengths], fontsize=7,
+                      rotation=60)
+        ax.set_yticks(range(len(r.lrs)), [f"{v * scale:g}" for v in r.lrs], fontsize=7)
+        ax.set_title(f"{r.title(m)}: slope {slope:+.2f}", fontsize=9)
+        ax.set_xlabel("$\\lambda$: decay per step" if m in ("sgdw", "adamw")
+                      else "$\\lambda$: l2", fontsize=8)
+        if i == 0:
+            ax.set_ylabel("learning rate")
+    fig.colorbar(im, ax=axes[0, -1], label="test error")
+    fig.suptitle(f"Test error on {r.dataset} ({r.n_train} training samples): the best cell "
+                 "(*), the best strength per learning rate where regularization helps (--)",
+                 fontsize=10)
+    figs["weight_decay_grid"] = fig
+
+    fig, axes = _figure(1, 2, width=4.4, height=3.2)
+    for j, mode in enumerate(r.l1_modes):
+        _band(axes[0, 0], r.l1s, r.l1_zero_fraction[j].T, f"C{j}", mode, marker="o")
+        _band(axes[0, 1], r.l1s, r.l1_test_acc[j].T, f"C{j}", mode, marker="o")
+    for ax in axes[0]:
+        ax.set_xscale("log")
+        ax.set_xlabel("$\\lambda_1$")
+    axes[0, 0].set_ylabel("fraction of weights exactly 0")
+    axes[0, 1].set_ylabel("test accuracy")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"L1 under Adam (lr {r.l1_lr:g}): three ways to apply it", fontsize=10)
+    figs["adam_l1"] = fig
+    return figs
+
+
+# ---- isometry, trainability, deep linear networks ------------------------------------
+
+WEIGHT_COLORS = {"gaussian": "#1f77b4", "orthogonal": "#d62728"}
+
+
+def plot_isometry(r):
+    figs = {}
+    centers = 0.5 * (r.log10_edges[1:] + r.log10_edges[:-1])
+    shown = sorted({0, len(r.depths) // 2, len(r.depths) - 1})
+    fig, axes = _figure(len(r.activations), len(shown), width=3.0, height=2.4, sharex=True)
+    for i, act in enumerate(r.activations):
+        for col, k in enumerate(shown):
+            ax = axes[i, col]
+            for j, w in enumerate(r.weights):
+                ax.plot(centers, r.hist[i, j, k], color=WEIGHT_COLORS.get(w, f"C{j}"), label=w)
+            ax.set_title(f"{act}, depth {r.depths[k]}", fontsize=9)
+            if col == 0:
+                ax.set_ylabel("density")
+            if i == len(r.activations) - 1:
+                ax.set_xlabel("log$_{10}$ singular value")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Singular values of the input-output Jacobian at initialization "
+                 f"(width {r.width})", fontsize=10)
+    figs["isometry_spectra"] = fig
+
+    fig, axes = _figure(1, len(r.activations), width=3.6, height=3.2)
+    for i, act in enumerate(r.activations):
+        ax = axes[0, i]
+        for j, w in enumerate(r.weights):
+            c = WEIGHT_COLORS.get(w, f"C{j}")
+            ax.plot(r.depths, r.sq_mean[i, j], "o-", color=c, ms=3, label=f"{w}: mean")
+            ax.plot(r.depths, np.maximum(r.sq_var[i, j], 1e-30), "s--", color=c, ms=3,
+                    label=f"{w}: variance")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("depth")
+        ax.set_title(f"{act} (gain {r.gains[i]:.3g})", fontsize=9)
+    axes[0, 0].set_ylabel("squared singular values")
+    axes[0, 0].legend(fontsize=6)
+    figs["isometry_moments"] = fig
+    return figs
+
+
+def plot_trainability(r):
+    mean = np.nanmean(r.accuracy, axis=-1)
+    fig, axes = _figure(1, 1, width=6.0, height=4.2)
+    ax = axes[0, 0]
+    x = np.log10(r.s_w2)
+    step = np.diff(x).mean() if len(x) > 1 else 0.1
+    im = ax.pcolormesh(np.r_[x - step / 2, x[-1] + step / 2], np.arange(len(r.depths) + 1),
+                       mean.T, cmap="viridis", vmin=0, vmax=1)
+    limit = 6 * r.xi_c
+    ax.plot(x, np.interp(limit, r.depths, np.arange(len(r.depths))) + 0.5, "w-", lw=2,
+            label="6 $\\xi_c$ (mean field)")
+    ax.axvline(np.log10(r.critical_s_w2), color="w", ls=":", lw=1)
+    ax.set_yticks(np.arange(len(r.depths)) + 0.5, [str(d) for d in r.depths])
+    ax.set_ylim(0, len(r.depths))
+    ax.set_xlabel("log$_{10}$ $\\sigma_w^2$")
+    ax.set_ylabel("depth (hidden layers)")
+    ax.legend(fontsize=8, loc="upper right")
+    fig.colorbar(im, ax=ax, label=f"test accuracy after {r.epochs} epochs")
+    fig.suptitle(f"Trainability of {r.activation} networks on {r.dataset} "
+                 f"($\\sigma_b^2$ = {r.s_b2:g}); dotted: $\\chi_1$ = 1", fontsize=10)
+    return {"trainability": fig}
+
+
+def plot_deep_linear(r):
+    fig, axes = _figure(1, 2, width=4.4, height=3.4)
+    for j, w in enumerate(r.weights):
+        c = WEIGHT_COLORS.get(w, f"C{j}")
+        _band(axes[0, 0], r.depths, r.epochs_to_threshold[j].T, c, w, marker="o")
+        deepest = len(r.depths) - 1
+        for s in range(r.loss.shape[2]):
+            axes[0, 1].plot(np.arange(1, r.max_epochs + 1), r.loss[j, deepest, s], color=c,
+                            lw=1, label=w if s == 0 else None)
+    axes[0, 0].set_xscale("log")
+    axes[0, 0].set_xlabel("depth")
+    axes[0, 0].set_ylabel(f"epochs to the loss threshold (max {r.max_epochs})")
+    axes[0, 1].axhline(r.threshold, color="k", lw=0.7, ls=":")
+    axes[0, 1].set_yscale("log")
+    axes[0, 1].set_xlabel("epoch")
+    axes[0, 1].set_ylabel(f"training loss, depth {r.depths[-1]}")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"Deep linear networks on {r.dataset}: learning time against depth",
+                 fontsize=10)
+    return {"deep_linear": fig}
 
 
 # ---- sweeps -------------------------------------------------------------------------

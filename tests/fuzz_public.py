@@ -16,7 +16,8 @@ import traceback
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import initreg as ir
 from initreg import _fit, datasets, init
@@ -80,9 +81,17 @@ def arrays(draw, n_rows=None, n_cols=None):
 
 HYPER = st.fixed_dictionaries({}, optional={
     "lr": NUMBERS, "momentum": NUMBERS, "l1": NUMBERS, "l2": NUMBERS,
-    "nesterov": st.one_of(st.booleans(), NUMBERS),
-    "l1_mode": st.sampled_from(["subgradient", "proximal", "cumulative", "lasso", "", 3]),
+    "weight_decay": NUMBERS, "nesterov": st.one_of(st.booleans(), NUMBERS),
+    "l1_mode": st.sampled_from(["subgradient", "proximal", "cumulative",
+                                "proximal_preconditioned", "lasso", "", 3]),
     "regularize_bias": st.one_of(st.booleans(), st.just("yes")),
+})
+ADAM_HYPER = st.fixed_dictionaries({}, optional={
+    "lr": NUMBERS, "l1": NUMBERS, "l2": NUMBERS, "weight_decay": NUMBERS, "eps": NUMBERS,
+    "betas": st.one_of(st.tuples(NUMBERS, NUMBERS), NUMBERS, st.lists(NUMBERS, max_size=3)),
+    "amsgrad": st.one_of(st.booleans(), NUMBERS),
+    "l1_mode": st.sampled_from(["subgradient", "proximal", "cumulative",
+                                "proximal_preconditioned", "lasso"]),
 })
 DIMS = st.one_of(st.integers(-3, 300), st.sampled_from([2**31, 10**12, 2**63, 0.5, float("nan"),
                                                       True, None, "3"]))
@@ -161,9 +170,13 @@ def run_all(n):
              dtype=dtype, seed=seed, leaky_slope=slope, blame=blame)
 
     @small
-    @given(hyper=HYPER)
-    def fuzz_sgd(hyper):
-        call(ir.SGD, **hyper, blame=at_fault(lambda n, v: ir.SGD(**{n: v}), hyper))
+    @given(hyper=HYPER, adam=ADAM_HYPER, cls=st.sampled_from([ir.Adam, ir.AdamW]))
+    def fuzz_optimizers(hyper, adam, cls):
+        call(ir.SGD, **hyper, blame=at_fault(lambda n, v: ir.SGD(**{n: v}), hyper,
+                                             {"weight_decay": ("weight_decay", "lr")}))
+        call(cls, **adam, blame=at_fault(lambda n, v: cls(**{n: v}), adam,
+                                         {"weight_decay": ("weight_decay", "lr"),
+                                          "betas": ("betas",)}))
 
     nets = {out: ir.MLP([4, 5, 3], output=out, seed=0) for out in ("softmax", "sigmoid", "linear")}
 
@@ -187,7 +200,6 @@ def run_all(n):
         if opt is not None:
             call(net.step, X, y, opt)
             call(net.fit, X, y, epochs=epochs, batch_size=batch, optimizer=opt, record=record)
-        fit_args = {"X": X, "y": y, "epochs": epochs, "batch_size": batch}
 
         def fit_alone(name, value):
             if name == "X":
@@ -281,7 +293,7 @@ def run_all(n):
         except SystemExit as exc:  # argparse's usage errors
             assert exc.code in (0, 2), exc.code
 
-    for fuzz in (fuzz_constructor, fuzz_sgd, fuzz_model, fuzz_init, fuzz_datasets, fuzz_files,
+    for fuzz in (fuzz_constructor, fuzz_optimizers, fuzz_model, fuzz_init, fuzz_datasets, fuzz_files,
                  fuzz_cli):
         fuzz()
         print(f"{fuzz.__name__}: ok", flush=True)

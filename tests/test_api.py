@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import initreg as ir
-from initreg import _vocabulary, datasets, experiments as ex, init, optim
+from initreg import _vocabulary, datasets, init, optim
+from initreg import experiments as ex
 from initreg.cli import build_parser
 
 PACKAGE = pathlib.Path(ir.__file__).parent
@@ -23,7 +24,8 @@ def _positional(fn):
 @pytest.mark.parametrize("fn, allowed", [
     (ir.MLP.__init__, ["layer_sizes"]), (ir.MLP.fit, ["X", "y"]),
     (ir.MLP.loss, ["X", "y"]), (ir.MLP.loss_and_gradients, ["X", "y"]),
-    (ir.MLP.save, ["path"]), (ir.SGD.__init__, []),
+    (ir.MLP.save, ["path"]), (ir.SGD.__init__, []), (ir.Adam.__init__, []),
+    (ir.AdamW.__init__, []), (ex.weight_decay, ["dataset"]),
     (ex.signal_propagation, ["depth"]), (ex.initialization, ["dataset"]),
     (ex.depth_study, ["dataset"]), (ex.regularization, ["dataset"]),
     (ex.landscape, ["problem"]), (ex.sweep, ["fn", "grid"]), (ex.load_dataset, ["spec"]),
@@ -79,8 +81,10 @@ def test_each_vocabulary_is_one_table_and_the_cli_reads_it():
                                            *_vocabulary.ACTIVATION_ALIASES}
     assert tuple(train["init"][1]) == init.names() == tuple(init.INITIALIZERS)
     assert set(train["l1_mode"][1]) == set(_vocabulary.L1_MODES)
-    assert set(ir.SGD.L1_MODES) == {name for name, mode in _vocabulary.L1_MODES.items()
-                                    if "sgd" in mode.optimizers}
+    for name, cls in optim.OPTIMIZERS.items():
+        assert set(cls.L1_MODES) == {mode for mode, spec in _vocabulary.L1_MODES.items()
+                                     if name in spec.optimizers}
+    assert set(train["optimizer"][1]) == set(optim.OPTIMIZERS)
     assert len({mode.code for mode in _vocabulary.L1_MODES.values()}) == len(
         _vocabulary.L1_MODES)
     for name in datasets.DATASETS:  # every named dataset loads through the one table
@@ -95,9 +99,12 @@ def test_defaults_agree_across_surfaces():
     defaults = {"lr": optim.DEFAULT_LR, "momentum": optim.DEFAULT_MOMENTUM,
                 "l1_mode": optim.DEFAULT_L1_MODE}
     assert {k: getattr(sgd, k) for k in defaults} == defaults
-    train = _cli_defaults("train")
-    assert {k: train[k][0] for k in defaults} == defaults
-    for fn in (ex.initialization, ex.depth_study, ex.regularization, ex.train_run):
+    train = _cli_defaults("train")  # None: the optimizer's own default, SGD's by default
+    assert train["optimizer"][0] == "sgd" and train["l1_mode"][0] == optim.DEFAULT_L1_MODE
+    assert train["lr"][0] is None and train["momentum"][0] is None
+    run = inspect.signature(ex.train_run).parameters
+    assert run["optimizer"].default == "sgd" and run["lr"].default is None
+    for fn in (ex.initialization, ex.depth_study, ex.regularization):
         params = inspect.signature(fn).parameters
         for key, value in defaults.items():
             if key in params:
@@ -108,7 +115,7 @@ def test_defaults_agree_across_surfaces():
     est = inspect.signature(ir.MLPClassifier).parameters
     assert est["l1_mode"].default == optim.DEFAULT_L1_MODE
     assert est["momentum"].default == optim.DEFAULT_MOMENTUM
-    assert est["lr"].default == 0.001
+    assert est["lr"].default == 0.001 and est["solver"].default == "adam"
 
 
 def _imports(path):

@@ -114,3 +114,23 @@ def test_partial_fit_keeps_the_optimizer_and_set_params_takes_effect():
     assert clf._optimizer_ is opt and opt.lr == 0.001 and opt.steps == 2 * steps
     clf.fit(X, y)  # a full fit starts a fresh optimizer, as scikit-learn's does
     assert clf._optimizer_ is not opt
+
+
+def test_solvers_follow_scikit_learn():
+    X, y = load_digits()
+    clf = ir.MLPClassifier(hidden_layer_sizes=(16,), epochs=3, random_state=0)
+    assert clf.solver == "adam" and clf.lr == 0.001
+    clf.fit(X, y)
+    assert isinstance(clf._optimizer_, ir.Adam)
+    assert clf._optimizer_.betas == (0.9, 0.999) and clf._optimizer_.eps == 1e-8
+    sgd = ir.MLPClassifier(hidden_layer_sizes=(16,), epochs=3, solver="sgd", lr=0.01,
+                           random_state=0).fit(X, y)
+    assert isinstance(sgd._optimizer_, ir.SGD) and sgd._optimizer_.momentum == 0.9
+    w = ir.MLPClassifier(hidden_layer_sizes=(16,), epochs=3, solver="adamw",
+                         weight_decay=0.1, random_state=0).fit(X, y)
+    assert isinstance(w._optimizer_, ir.AdamW) and w._optimizer_.weight_decay == 0.1
+    clf.set_params(solver="sgd")  # another solver: partial_fit starts its optimizer afresh
+    clf.partial_fit(X, y)
+    assert isinstance(clf._optimizer_, ir.SGD)
+    with pytest.raises(ValueError, match="solver"):
+        ir.MLPClassifier(solver="lbfgs").fit(X, y)

@@ -189,3 +189,80 @@ def test_sweep_of_training_runs_is_reproducible():
     b = ex.sweep(run, {"lr": [0.01, 0.1]}, seeds=[0, 1], max_workers=1)
     for ra, rb in zip(a.records, b.records):
         np.testing.assert_array_equal(ra["result"], rb["result"])
+
+
+def test_weight_decay_grid_shapes_and_what_l1_does_under_adam():
+    r = ex.weight_decay(lrs=(0.01, 0.1), strengths=(1e-4, 1e-2), epochs=4, n_seeds=1,
+                        l1s=(1e-4, 0.1), l1_lr=1e-2, n_train=300)
+    assert r.test_error.shape == (4, 2, 2, 1) and r.l1_test_acc.shape == (3, 2, 1)
+    assert set(r.best) == set(r.methods)
+    s = r.summary()
+    for m in r.methods:
+        assert 0 <= s[m]["best_test_error"] <= 1
+        assert s[m]["weight_norm_at_best"] > 0
+    # L1 under Adam: the proximal forms zero weights, the subgradient none
+    zeros = r.l1_zero_fraction[:, -1, 0]
+    assert zeros[r.l1_modes.index("subgradient")] == 0
+    assert min(zeros[r.l1_modes.index("proximal")],
+               zeros[r.l1_modes.index("proximal_preconditioned")]) > 0.05
+    assert np.all(r.l1_zero_fraction[:, -1] >= r.l1_zero_fraction[:, 0])
+    back = type(r).from_json(r.to_json())
+    np.testing.assert_array_equal(back.test_error, r.test_error)
+    assert back.valley("adamw")[1] == r.valley("adamw")[1] or np.isnan(r.valley("adamw")[1])
+
+
+def _synthetic_weight_decay(best_log_strength, lrs, strengths, noise=0.0, n_seeds=3):
+    """A WeightDecayResult whose test error is a parabola in log(strength)
+    around best_log_strength(lr) (flat where that is None), plus seeded noise."""
+    logs = np.log10(strengths)
+    rng = np.random.default_rng(0)
+    err = np.array([[[0.1 if best_log_strength(lr) is None
+                      else 0.1 + 0.01 * (ls - best_log_strength(lr)) ** 2 for ls in logs]
+                     for lr in lrs]])
+    err = err[..., None] + noise * rng.standard_normal((1, len(lrs), len(strengths), n_seeds))
+    zeros = np.zeros((0, 0, n_seeds))
+    return ex.WeightDecayResult(
+        dataset="synthetic", layer_sizes=[2, 2], methods=["sgd+l2"], lrs=list(lrs),
+        adam_lr_scale=1.0, strengths=list(strengths), seeds=list(range(n_seeds)), epochs=1,
+        n_train=1, test_error=err, train_error=err, weight_norm=err, zero_fraction=err,
+        diverged=np.zeros(err.shape, bool), l1_modes=[], l1s=[], l1_lr=1e-3,
+        l1_test_acc=zeros, l1_zero_fraction=zeros)
+
+
+@pytest.mark.parametrize("slope", [-1.0, 0.0, 0.5])
+def test_weight_decay_valley_slope_recovers_a_known_coupling(slope):
+    lrs = np.geomspace(1e-3, 1e-1, 5)
+    strengths = np.geomspace(1e-6, 1, 13)
+    r = _synthetic_weight_decay(lambda lr: -3 + slope * (np.log10(lr) + 2), lrs, strengths)
+    best, measured = r.valley("sgd+l2")
+    assert measured == pytest.approx(slope, abs=0.02)
+    np.testing.assert_allclose(np.log10(best), -3 + slope * (np.log10(lrs) + 2), atol=0.02)
+    assert r.best["sgd+l2"][0] in range(5)
+
+
+def test_weight_decay_valley_leaves_out_rows_where_regularization_does_not_matter():
+    lrs, strengths = (1e-3, 1e-2, 1e-1, 1.0), np.geomspace(1e-4, 1e-1, 7)
+    r = _synthetic_weight_decay(lambda lr: None if lr < 0.5 else -2.5, lrs, strengths)
+    best, slope = r.valley("sgd+l2")
+    assert np.isnan(best[:3]).all() and np.isnan(slope)  # one row left: no slope
+    r = _synthetic_weight_decay(lambda lr: None if lr < 0.005 else -3.5 - np.log10(lr) / 2,
+                                lrs, strengths)
+    best, slope = r.valley("sgd+l2")
+    assert np.isnan(best[0]) and slope == pytest.approx(-0.5, abs=0.02)
+    # the same gain of 0.01 counts when the seeds agree, not when they scatter
+    r = _synthetic_weight_decay(lambda lr: None, lrs, strengths, n_seeds=2)
+    r.test_error[0, :, 3] = [0.09, 0.09]
+    r.test_error[0, 1, 3] = [0.06, 0.12]
+    best, _ = r.valley("sgd+l2")
+    assert np.isnan(best[1]) and np.isfinite(best[[0, 2, 3]]).all()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"methods": ("rmsprop",)}, "methods"), ({"methods": ()}, "methods"),
+    ({"strengths": (1e-3, 1.0)}, "strengths"), ({"strengths": (0.0,)}, "strengths"),
+    ({"lrs": (-0.1,)}, "lrs"), ({"lrs": ()}, "lrs"), ({"l1s": (float("nan"),)}, "l1s"),
+    ({"adam_lr_scale": 0}, "adam_lr_scale"), ({"l1_modes": ("soft",)}, "l1_mode"),
+])
+def test_weight_decay_refuses_bad_grids_before_training(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ex.weight_decay(**kwargs)

@@ -1,27 +1,31 @@
 """Optimizers own their state: binding, hyperparameter changes, state dicts,
 checkpoints, and exact resume in a fresh process."""
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import _env_for_this_initreg
 
 import initreg as ir
-from conftest import _env_for_this_initreg
 from initreg.datasets import load_digits
 
 # every way the state matters: velocity (plain and Nesterov), the three L1
-# modes (the cumulative one keeps per-weight bookkeeping), a schedule
+# modes (the cumulative one keeps per-weight bookkeeping), a schedule, Adam's
+# moments and step count (its bias correction), AdamW's decay, AMSGrad
 RESUMED = {
-    "momentum": dict(lr=0.05, momentum=0.9, l2=1e-4),
-    "nesterov": dict(lr=0.05, momentum=0.8, nesterov=True),
-    "subgradient": dict(lr=0.05, momentum=0.5, l1=1e-4, l1_mode="subgradient"),
-    "proximal": dict(lr=0.05, momentum=0.5, l1=1e-3, l1_mode="proximal",
-                     regularize_bias=True),
-    "cumulative": dict(lr=0.05, momentum=0.9, l1=1e-3, l1_mode="cumulative"),
-    "schedule": dict(lr=0.1, momentum=0.9, schedule=ir.StepDecay(1, 0.5)),
+    "momentum": (ir.SGD, dict(lr=0.05, momentum=0.9, l2=1e-4)),
+    "nesterov": (ir.SGD, dict(lr=0.05, momentum=0.8, nesterov=True)),
+    "subgradient": (ir.SGD, dict(lr=0.05, momentum=0.5, l1=1e-4, l1_mode="subgradient")),
+    "proximal": (ir.SGD, dict(lr=0.05, momentum=0.5, l1=1e-3, l1_mode="proximal",
+                              regularize_bias=True)),
+    "cumulative": (ir.SGD, dict(lr=0.05, momentum=0.9, l1=1e-3, l1_mode="cumulative")),
+    "schedule": (ir.SGD, dict(lr=0.1, momentum=0.9, schedule=ir.StepDecay(1, 0.5))),
+    "sgdw": (ir.SGD, dict(lr=0.05, weight_decay=0.1)),
+    "adam": (ir.Adam, dict(lr=0.005, l2=1e-4, l1=1e-4, l1_mode="proximal_preconditioned")),
+    "adamw-amsgrad": (ir.AdamW, dict(lr=0.005, amsgrad=True,
+                                     schedule=ir.ExponentialDecay(0.7))),
 }
 
 
@@ -37,11 +41,11 @@ def _fit(net, opt, digits, epochs):
 
 def test_resume_from_a_checkpoint_in_a_fresh_process_is_bit_identical(tmp_path, digits):
     straight, paths = {}, {}
-    for name, settings in RESUMED.items():
-        net, opt = ir.MLP([64, 24, 10], activation="relu", seed=1), ir.SGD(**settings)
+    for name, (cls, settings) in RESUMED.items():
+        net, opt = ir.MLP([64, 24, 10], activation="relu", seed=1), cls(**settings)
         _fit(net, opt, digits, 4)
         straight[name] = net.parameters.copy()
-        net, opt = ir.MLP([64, 24, 10], activation="relu", seed=1), ir.SGD(**settings)
+        net, opt = ir.MLP([64, 24, 10], activation="relu", seed=1), cls(**settings)
         _fit(net, opt, digits, 2)
         paths[name] = str(tmp_path / f"{name}.npz")
         net.save(paths[name], optimizer=opt)

@@ -1,19 +1,19 @@
 """`initreg report` and `initreg train` end to end."""
 import json
 import re
-from html import escape
 import subprocess
 import sys
+from html import escape
 
 import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")  # the report extra; CI installs it
+from conftest import _env_for_this_initreg  # noqa: E402
 from matplotlib.image import imread  # noqa: E402
 
 from initreg import report  # noqa: E402
 from initreg.cli import main  # noqa: E402
-from conftest import _env_for_this_initreg  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,20 @@ def test_python_dash_m_initreg(tmp_path):
     assert np.isfinite(json.loads(done.stdout)["test_accuracy"])
 
 
+def test_train_with_adam_and_weight_decay(capsys):
+    assert main(["train", "--optimizer", "adamw", "--weight-decay", "0.05", "--epochs", "2",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["optimizer"]["optimizer"] == "AdamW"
+    assert data["optimizer"]["weight_decay"] == 0.05 and data["optimizer"]["lr"] == 0.001
+    assert main(["train", "--optimizer", "adam", "--momentum", "0.5"]) == 2
+    assert "momentum" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv", [["--epochs", "-1"], ["--batch-size", "0"],
-                                  ["--lr", "nan"], ["--dataset", "npz:/nonexistent.npz"]])
+                                  ["--lr", "nan"], ["--dataset", "npz:/nonexistent.npz"],
+                                  ["--optimizer", "adam", "--l1-mode", "cumulative"],
+                                  ["--weight-decay", "-1"]])
 def test_train_reports_bad_arguments_with_status_2(argv, capsys):
     assert main(["train", *argv]) == 2
     assert "initreg train:" in capsys.readouterr().err
@@ -124,11 +136,15 @@ def test_bench_runs_from_the_installed_package(tmp_path):
     out = tmp_path / "bench.json"
     done = subprocess.run([sys.executable, "-m", "initreg", "bench", "--configs", "tiny",
                            "--threads", "1", "--rounds", "1", "--only", "steps",
-                           "--json", str(out)],
+                           "--optimizers", "sgd,adam", "--json", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path,
                           env=_env_for_this_initreg())
     assert done.returncode == 0, done.stderr
     row = json.loads(out.read_text())["steps"]["1"]["tiny"]
     assert {"initreg-fit", "initreg-step", "initreg-engine", "numpy", "gemm-floor"} <= set(row)
     assert all(us > 0 for us in row.values())
-    assert "µs per training step" in done.stdout
+    adam = json.loads(out.read_text())["adam_steps"]["1"]["tiny"]
+    assert {"initreg-fit", "initreg-step", "numpy", "gemm-floor"} <= set(adam)
+    assert adam["gemm-floor"] == row["gemm-floor"]  # one floor, timed in the same rounds
+    assert "µs per training step (adam)" in done.stdout
+    assert "Adam's step over the GEMM floor" in done.stdout

@@ -15,6 +15,7 @@ cdef extern from "initreg.h" nogil:
         IR_L1_SUBGRADIENT
         IR_L1_PROXIMAL
         IR_L1_CUMULATIVE
+        IR_L1_PROXIMAL_PRECONDITIONED
     enum:
         IR_STREAM_BYTES
 
@@ -23,8 +24,22 @@ cdef extern from "initreg.h" nogil:
         double momentum
         double l1
         double l2
+        double weight_decay
         double cum_u
         int nesterov
+        int l1_mode
+
+    ctypedef struct ir_adam_params:
+        double lr
+        double beta1
+        double beta2
+        double eps
+        double l1
+        double l2
+        double weight_decay
+        double bias_correction1
+        double bias_correction2
+        int amsgrad
         int l1_mode
 
     void ir_exp_f32(const float *x, float *y, size_t n)
@@ -61,6 +76,10 @@ cdef extern from "initreg.h" nogil:
                       size_t rows, size_t cols, float scale)
     double ir_mse_f64(const double *z, const double *t, double *dz,
                       double *colsum, size_t rows, size_t cols, double scale)
+    void ir_scale_columns_f32(float *x, const float *d, size_t blocks, size_t rows,
+                              size_t cols)
+    void ir_scale_columns_f64(double *x, const double *d, size_t blocks, size_t rows,
+                              size_t cols)
     void ir_softmax_rows_f32(float *z, size_t rows, size_t cols)
     void ir_softmax_rows_f64(double *z, size_t rows, size_t cols)
 
@@ -68,6 +87,10 @@ cdef extern from "initreg.h" nogil:
                              size_t n, const ir_sgd_params *p)
     size_t ir_sgd_update_f64(double *w, const double *g, double *v, double *q,
                              size_t n, const ir_sgd_params *p)
+    size_t ir_adam_update_f32(float *w, const float *g, float *m, float *v,
+                              float *vmax, size_t n, const ir_adam_params *p)
+    size_t ir_adam_update_f64(double *w, const double *g, double *m, double *v,
+                              double *vmax, size_t n, const ir_adam_params *p)
     void ir_penalty_f32(const float *w, float *g, size_t n, double l1,
                         double l2, double *abs_sum, double *sq_sum, size_t *n_zero)
     void ir_penalty_f64(const double *w, double *g, size_t n, double l1,
@@ -151,6 +174,14 @@ cdef inline double mse(const floating *z, const floating *t, floating *dz,
         return ir_mse_f64(z, t, dz, colsum, rows, cols, scale)
 
 
+cdef inline void scale_columns(floating *x, const floating *d, size_t blocks, size_t rows,
+                               size_t cols) noexcept nogil:
+    if floating is float:
+        ir_scale_columns_f32(x, d, blocks, rows, cols)
+    else:
+        ir_scale_columns_f64(x, d, blocks, rows, cols)
+
+
 cdef inline void softmax_rows(floating *z, size_t rows, size_t cols) noexcept nogil:
     if floating is float:
         ir_softmax_rows_f32(z, rows, cols)
@@ -165,6 +196,15 @@ cdef inline size_t sgd_update(floating *w, const floating *g, floating *v,
         return ir_sgd_update_f32(w, g, v, q, n, p)
     else:
         return ir_sgd_update_f64(w, g, v, q, n, p)
+
+
+cdef inline size_t adam_update(floating *w, const floating *g, floating *m,
+                               floating *v, floating *vmax, size_t n,
+                               const ir_adam_params *p) noexcept nogil:
+    if floating is float:
+        return ir_adam_update_f32(w, g, m, v, vmax, n, p)
+    else:
+        return ir_adam_update_f64(w, g, m, v, vmax, n, p)
 
 
 cdef inline void penalty(const floating *w, floating *g, size_t n, double l1,

@@ -11,6 +11,7 @@ LEAKY_RELU: int
 L1_SUBGRADIENT: int
 L1_PROXIMAL: int
 L1_CUMULATIVE: int
+L1_PROXIMAL_PRECONDITIONED: int
 STREAM_BYTES: int
 
 def exp(x: _F) -> _F: ...
@@ -32,8 +33,27 @@ def sgd_update(
     momentum: float = ...,
     l1: float = ...,
     l2: float = ...,
+    weight_decay: float = ...,
     cum_u: float = ...,
     nesterov: bool = ...,
+    l1_mode: int = ...,
+) -> int: ...
+def adam_update(
+    w: _F,
+    g: _F,
+    m: _F,
+    v: _F,
+    vmax: _F | None = ...,
+    *,
+    lr: float,
+    step: int,
+    beta1: float = ...,
+    beta2: float = ...,
+    eps: float = ...,
+    l1: float = ...,
+    l2: float = ...,
+    weight_decay: float = ...,
+    amsgrad: bool = ...,
     l1_mode: int = ...,
 ) -> int: ...
 def penalty(

@@ -27,6 +27,7 @@ LEAKY_RELU = k.IR_LEAKY_RELU
 L1_SUBGRADIENT = k.IR_L1_SUBGRADIENT
 L1_PROXIMAL = k.IR_L1_PROXIMAL
 L1_CUMULATIVE = k.IR_L1_CUMULATIVE
+L1_PROXIMAL_PRECONDITIONED = k.IR_L1_PROXIMAL_PRECONDITIONED
 # sgd_update prefetches on arrays of at least this many bytes (csrc/initreg.h)
 STREAM_BYTES = k.IR_STREAM_BYTES
 
@@ -168,7 +169,8 @@ def softmax_rows(floating[:, ::1] z):
 
 def sgd_update(floating[::1] w, const floating[::1] g, v=None, q=None, *,
                double lr, double momentum=0.0, double l1=0.0, double l2=0.0,
-               double cum_u=0.0, bint nesterov=False, int l1_mode=0):
+               double weight_decay=0.0, double cum_u=0.0, bint nesterov=False,
+               int l1_mode=0):
     """One fused SGD step over w in place (see csrc/kernels.inc for the
     formulas).  v: velocity, q: applied cumulative L1 penalty, updated in
     place when given.  Returns the number of elements left unchanged because
@@ -192,6 +194,7 @@ def sgd_update(floating[::1] w, const floating[::1] g, v=None, q=None, *,
     p.momentum = momentum
     p.l1 = l1
     p.l2 = l2
+    p.weight_decay = weight_decay
     p.cum_u = cum_u
     p.nesterov = nesterov
     p.l1_mode = l1_mode
@@ -199,6 +202,45 @@ def sgd_update(floating[::1] w, const floating[::1] g, v=None, q=None, *,
     if w.shape[0]:
         with nogil:
             bad = k.sgd_update(&w[0], &g[0], vp, qp, w.shape[0], &p)
+    return bad
+
+
+def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+                vmax=None, *, double lr, long long step, double beta1=0.9,
+                double beta2=0.999, double eps=1e-8, double l1=0.0, double l2=0.0,
+                double weight_decay=0.0, bint amsgrad=False, int l1_mode=0):
+    """One fused Adam step (the ``step``-th, from 1) over w, m, v (and vmax
+    with amsgrad) in place; see csrc/kernels.inc for the formulas.  Returns
+    the number of elements left unchanged because their new values were
+    not finite."""
+    _same_shape(w, g, "adam_update")
+    _same_shape(w, m, "adam_update first moment")
+    _same_shape(w, v, "adam_update second moment")
+    cdef floating[::1] xv
+    cdef floating *xp = NULL
+    if vmax is not None:
+        xv = vmax
+        _same_shape(w, xv, "adam_update running maximum")
+        if xv.shape[0]:
+            xp = &xv[0]
+    if step < 1:
+        raise ValueError(f"step counts from 1, got {step}")
+    cdef k.ir_adam_params p
+    p.lr = lr
+    p.beta1 = beta1
+    p.beta2 = beta2
+    p.eps = eps
+    p.l1 = l1
+    p.l2 = l2
+    p.weight_decay = weight_decay
+    p.bias_correction1 = 1.0 - beta1 ** step
+    p.bias_correction2 = 1.0 - beta2 ** step
+    p.amsgrad = amsgrad
+    p.l1_mode = l1_mode
+    cdef size_t bad = 0
+    if w.shape[0]:
+        with nogil:
+            bad = k.adam_update(&w[0], &g[0], &m[0], &v[0], xp, w.shape[0], &p)
     return bad
 
 

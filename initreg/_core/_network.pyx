@@ -24,7 +24,7 @@ from collections import namedtuple
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
                              PyBuffer_Release, PyObject_GetBuffer)
 from cython cimport floating
-from libc.math cimport isfinite
+from libc.math cimport isfinite, pow
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
@@ -117,11 +117,21 @@ cdef struct Net:
     void *targets         # capacity labels, or (capacity, n_out) targets
 
 
+cdef enum Optimizer:
+    OPT_SGD = 0
+    OPT_ADAM = 1
+
 cdef struct Opt:
-    k.ir_sgd_params w     # applied to the weights
-    k.ir_sgd_params b     # applied to the biases
-    void *velocity        # NULL without momentum
-    void *cumq            # NULL unless the cumulative L1 mode is on
+    int kind              # Optimizer
+    k.ir_sgd_params w     # SGD: applied to the weights
+    k.ir_sgd_params b     # SGD: applied to the biases
+    k.ir_adam_params aw   # Adam: applied to the weights
+    k.ir_adam_params ab   # Adam: applied to the biases
+    void *velocity        # SGD: NULL without momentum
+    void *cumq            # SGD: NULL unless the cumulative L1 mode is on
+    void *exp_avg         # Adam: the first moment
+    void *exp_avg_sq      # Adam: the second moment
+    void *max_exp_avg_sq  # Adam: its running maximum, NULL without amsgrad
     int64_t steps         # updates applied so far
 
 
@@ -210,19 +220,34 @@ cdef size_t backward(Net *net, const floating *x, int rows, Opt *opt) noexcept n
     return bad
 
 
+cdef inline floating *at(floating *buffer, Py_ssize_t offset) noexcept nogil:
+    """An optimizer buffer at a layer's offset, or NULL for an unused one."""
+    return buffer + offset if buffer != NULL else NULL
+
+
 cdef size_t update_layer(Net *net, Opt *opt, Layer *L, floating *P) noexcept nogil:
-    """The fused SGD step of one layer: its weights (with the penalties), then
-    its biases.  Returns the count of non-finite results."""
+    """The fused optimizer step of one layer: its weights (with the penalties
+    and decay), then its biases.  Returns the count of non-finite results."""
     cdef floating *G = <floating *> net.grads
-    cdef floating *V = <floating *> opt.velocity
-    cdef floating *Q = <floating *> opt.cumq
-    cdef size_t bad = k.sgd_update(P + L.w_off, G + L.w_off,
-                                   V + L.w_off if V != NULL else NULL,
-                                   Q + L.w_off if Q != NULL else NULL,
-                                   <size_t> L.fan_in * L.fan_out, &opt.w)
-    bad += k.sgd_update(P + L.b_off, G + L.b_off, V + L.b_off if V != NULL else NULL,
-                        Q + L.b_off if Q != NULL else NULL, L.fan_out, &opt.b)
-    return bad
+    cdef size_t n_w = <size_t> L.fan_in * L.fan_out
+    cdef floating *M
+    cdef floating *V
+    cdef floating *X
+    cdef floating *Q
+    if opt.kind == OPT_ADAM:
+        M = <floating *> opt.exp_avg
+        V = <floating *> opt.exp_avg_sq
+        X = <floating *> opt.max_exp_avg_sq
+        return (k.adam_update(P + L.w_off, G + L.w_off, M + L.w_off, V + L.w_off,
+                              at(X, L.w_off), n_w, &opt.aw)
+                + k.adam_update(P + L.b_off, G + L.b_off, M + L.b_off, V + L.b_off,
+                                at(X, L.b_off), L.fan_out, &opt.ab))
+    V = <floating *> opt.velocity
+    Q = <floating *> opt.cumq
+    return (k.sgd_update(P + L.w_off, G + L.w_off, at(V, L.w_off), at(Q, L.w_off), n_w,
+                         &opt.w)
+            + k.sgd_update(P + L.b_off, G + L.b_off, at(V, L.b_off), at(Q, L.b_off),
+                           L.fan_out, &opt.b))
 
 
 cdef Status train_step(Net *net, Opt *opt, const floating *x,
@@ -238,6 +263,11 @@ cdef Status train_step(Net *net, Opt *opt, const floating *x,
         opt.w.cum_u += opt.w.lr * opt.w.l1
         opt.b.cum_u += opt.b.lr * opt.b.l1
     opt.steps += 1
+    if opt.kind == OPT_ADAM:  # the bias corrections of step t, as PyTorch's
+        opt.aw.bias_correction1 = 1.0 - pow(opt.aw.beta1, <double> opt.steps)
+        opt.aw.bias_correction2 = 1.0 - pow(opt.aw.beta2, <double> opt.steps)
+        opt.ab.bias_correction1 = opt.aw.bias_correction1
+        opt.ab.bias_correction2 = opt.aw.bias_correction2
     if backward(net, x, rows, opt) != 0:
         return STATUS_DIVERGED
     return STATUS_OK
@@ -326,6 +356,46 @@ cdef void predict_logits(Net *net, const floating *X, Py_ssize_t n,
         start += rows
 
 
+cdef void jacobian_rows(Net *net, const floating *X, Py_ssize_t n, int chunk,
+                        floating *out, floating *R, floating *S, floating *D,
+                        floating *scratch) noexcept nogil:
+    """d(logits)/d(inputs) for n rows, chunk rows at a time, into out
+    (n, n_out, n_in).  For every row at once, from the output backwards:
+    R = W_L^T, then for each layer below R <- (R diag f'(z)) W^T -- one GEMM
+    per layer over all the chunk's rows stacked -- so that the cost per row is
+    n_out (not n_in) columns through every layer."""
+    cdef floating *P = <floating *> net.params
+    cdef floating *A = <floating *> net.acts
+    cdef Layer *top = &net.layers[net.n_layers - 1]
+    cdef Layer *L
+    cdef floating *t
+    cdef Py_ssize_t start = 0, i, o, c
+    cdef int rows, l, stacked
+    while start < n:
+        rows = <int> min(<Py_ssize_t> chunk, n - start)
+        forward(net, X + start * net.n_in, rows)
+        stacked = rows * net.n_out
+        for i in range(rows):  # every row's R starts as W_L^T (n_out, fan_in of the top)
+            for o in range(net.n_out):
+                for c in range(top.fan_in):
+                    R[(i * net.n_out + o) * top.fan_in + c] = P[top.w_off + c * net.n_out + o]
+        for l in range(net.n_layers - 2, -1, -1):
+            L = &net.layers[l]
+            for c in range(<Py_ssize_t> rows * L.fan_out):
+                D[c] = 1
+            k.activation_backward(D, A + net.capacity * L.act_col, rows, L.fan_out,
+                                  L.activation, <floating> L.slope, scratch)
+            k.scale_columns(R, D, rows, net.n_out, L.fan_out)
+            gemm(NoTrans, Trans, stacked, L.fan_in, L.fan_out, <floating> 1, R, L.fan_out,
+                 P + L.w_off, L.fan_out, <floating> 0, S, L.fan_in)
+            t = R
+            R = S
+            S = t
+        memcpy(out + start * net.n_out * net.n_in, R,
+               <size_t> stacked * net.n_in * sizeof(floating))
+        start += rows
+
+
 cdef double evaluate(Net *net, const floating *X, const void *T, Py_ssize_t n,
                      int64_t *n_correct) noexcept nogil:
     """Mean loss over n rows, capacity rows at a time (no update)."""
@@ -394,8 +464,10 @@ cdef class OptimizerState:
     """What an optimiser keeps between the steps of one network: its
     hyperparameters in the form the update kernels take, the step count, and
     the buffers the update writes in place, laid out like the network's
-    parameter buffer ("velocity" with momentum; "cumulative", the L1 penalty
-    applied to each parameter so far, in the cumulative L1 mode).
+    parameter buffer: SGD's "velocity" (with momentum) and "cumulative" (the
+    L1 penalty applied to each parameter so far, in the cumulative L1 mode);
+    Adam's "exp_avg", "exp_avg_sq" and "max_exp_avg_sq" (with amsgrad), the
+    names PyTorch gives them.
 
     Created and configured by :mod:`initreg.optim`, which validates every
     value; the engine trusts them.
@@ -424,8 +496,12 @@ cdef class OptimizerState:
         self.dtype = np.dtype(np.float64 if double else np.float32)
         self._kind = b"d" if double else b"f"
         self.buffers = {}
+        self.opt.kind = OPT_SGD
         self.opt.velocity = NULL
         self.opt.cumq = NULL
+        self.opt.exp_avg = NULL
+        self.opt.exp_avg_sq = NULL
+        self.opt.max_exp_avg_sq = NULL
         self.opt.steps = 0
         self.opt.w.cum_u = 0.0
         self.opt.b.cum_u = 0.0
@@ -454,22 +530,24 @@ cdef class OptimizerState:
         return _address(a, self.n_params * self.dtype.itemsize, True, self._kind)
 
     def configure(self, double lr, double momentum, bint nesterov, double l1, double l2,
-                  int l1_mode, bint regularize_bias):
+                  double weight_decay, int l1_mode, bint regularize_bias):
         """SGD hyperparameters (see csrc/initreg.h): the weights get all of
-        them, the biases the penalties only with ``regularize_bias``.  The
-        update uses the buffers these settings need, created zero-filled on
-        first use; the others keep their values, unused, until a setting
-        needs them again."""
+        them, the biases the penalties and the decay only with
+        ``regularize_bias``.  The update uses the buffers these settings
+        need, created zero-filled on first use; the others keep their values,
+        unused, until a setting needs them again."""
         cdef k.ir_sgd_params p
         p.lr = lr
         p.momentum = momentum
         p.nesterov = nesterov
         p.l1 = l1
         p.l2 = l2
+        p.weight_decay = weight_decay
         p.l1_mode = l1_mode
         p.cum_u = self.opt.w.cum_u
         self._enter()
         try:
+            self.opt.kind = OPT_SGD
             self.opt.velocity = self._buffer("velocity") if momentum != 0.0 else NULL
             self.opt.cumq = (self._buffer("cumulative")
                              if l1_mode == k.IR_L1_CUMULATIVE and l1 != 0.0 else NULL)
@@ -478,7 +556,40 @@ cdef class OptimizerState:
             if not regularize_bias:
                 self.opt.b.l1 = 0.0
                 self.opt.b.l2 = 0.0
+                self.opt.b.weight_decay = 0.0
                 self.opt.b.l1_mode = k.IR_L1_SUBGRADIENT
+        finally:
+            self._leave()
+
+    def configure_adam(self, double lr, double beta1, double beta2, double eps, double l1,
+                       double l2, double weight_decay, int l1_mode, bint amsgrad,
+                       bint regularize_bias):
+        """Adam hyperparameters (see csrc/initreg.h), as :meth:`configure`."""
+        cdef k.ir_adam_params p
+        p.lr = lr
+        p.beta1 = beta1
+        p.beta2 = beta2
+        p.eps = eps
+        p.l1 = l1
+        p.l2 = l2
+        p.weight_decay = weight_decay
+        p.amsgrad = amsgrad
+        p.l1_mode = l1_mode
+        p.bias_correction1 = 1.0 - beta1 ** max(self.opt.steps, 1)
+        p.bias_correction2 = 1.0 - beta2 ** max(self.opt.steps, 1)
+        self._enter()
+        try:
+            self.opt.kind = OPT_ADAM
+            self.opt.exp_avg = self._buffer("exp_avg")
+            self.opt.exp_avg_sq = self._buffer("exp_avg_sq")
+            self.opt.max_exp_avg_sq = self._buffer("max_exp_avg_sq") if amsgrad else NULL
+            self.opt.aw = p
+            self.opt.ab = p
+            if not regularize_bias:
+                self.opt.ab.l1 = 0.0
+                self.opt.ab.l2 = 0.0
+                self.opt.ab.weight_decay = 0.0
+                self.opt.ab.l1_mode = k.IR_L1_SUBGRADIENT
         finally:
             self._leave()
 
@@ -491,6 +602,8 @@ cdef class OptimizerState:
     def lr(self, double value):
         self.opt.w.lr = value
         self.opt.b.lr = value
+        self.opt.aw.lr = value
+        self.opt.ab.lr = value
 
     @property
     def steps(self):
@@ -708,6 +821,47 @@ cdef class Network:
                     predict_logits(&self.net, <const float *> xp, n, <float *> op)
         finally:
             self._leave()
+
+    def jacobian(self, X, out, int chunk):
+        """Writes d(logits)/d(inputs) of every row of X into out, shape
+        (rows, n_out, n_in), ``chunk`` rows at a time."""
+        cdef Py_ssize_t n = len(X)
+        cdef Py_ssize_t width = max(self.net.layers[l].fan_in for l in range(self.net.n_layers))
+        cdef const void *xp
+        cdef void *op
+        cdef void *r
+        cdef void *t
+        cdef void *d
+        cdef void *scratch
+        self._enter()
+        try:
+            xp = self._inputs(X, n)
+            op = _address(out, n * self.net.n_out * self.net.n_in * self.dtype.itemsize, True,
+                          self._kind)
+            self._reserve(chunk)
+            stacked = aligned_zeros(chunk * self.net.n_out * width, self.dtype)
+            other = aligned_zeros(chunk * self.net.n_out * width, self.dtype)
+            derivative = aligned_zeros(chunk * width, self.dtype)
+            sums = aligned_zeros(width, self.dtype)
+            r = _address(stacked, stacked.nbytes, True, self._kind)
+            t = _address(other, other.nbytes, True, self._kind)
+            d = _address(derivative, derivative.nbytes, True, self._kind)
+            scratch = _address(sums, sums.nbytes, True, self._kind)
+            with nogil:
+                if self.is_f64:
+                    jacobian_rows(&self.net, <const double *> xp, n, chunk, <double *> op,
+                                  <double *> r, <double *> t, <double *> d, <double *> scratch)
+                else:
+                    jacobian_rows(&self.net, <const float *> xp, n, chunk, <float *> op,
+                                  <float *> r, <float *> t, <float *> d, <float *> scratch)
+        finally:
+            self._leave()
+
+    def jacobian_bytes(self, Py_ssize_t chunk):
+        """Bytes of scratch :meth:`jacobian` needs for ``chunk`` rows at a time."""
+        cdef Py_ssize_t width = max(self.net.layers[l].fan_in for l in range(self.net.n_layers))
+        return (chunk * (2 * self.net.n_out + 1) + 1) * width * self.dtype.itemsize \
+            + self.workspace_bytes(chunk)
 
     def evaluate(self, X, T):
         """(mean loss, number correct) over the rows of X without an update."""

@@ -58,12 +58,16 @@ CONFIGS = {
     "large": ([784, 1024, 1024, 1024, 10], 256, "relu"),
     "deep": ([64] + [64] * 20 + [10], 64, "tanh"),
 }
-LR, L1, L2 = 0.01, 1e-5, 1e-4
+LR, ADAM_LR, L1, L2 = 0.01, 0.001, 1e-5, 1e-4
+#: The optimizers the steps can be timed with.
+OPTIMIZERS = ("sgd", "adam")
 
 
-def _sgd():
-    """The compared update: plain SGD with the subgradient L1 and L2 terms,
-    what the NumPy and PyTorch lines compute."""
+def _optimizer(kind):
+    """The compared update, with the subgradient L1 and L2 terms that the
+    NumPy and PyTorch lines compute: plain SGD, or Adam."""
+    if kind == "adam":
+        return ir.Adam(lr=ADAM_LR, l1=L1, l2=L2, l1_mode="subgradient")
     return ir.SGD(lr=LR, momentum=0.0, l1=L1, l2=L2, l1_mode="subgradient")
 
 
@@ -80,7 +84,7 @@ def _data(sizes, batch, n_batches, seed=0, dtype=np.float32):
     return X, y
 
 
-def make_runners(name, n_batches, dtype=np.float32):
+def make_runners(name, n_batches, dtype=np.float32, optimizer="sgd"):
     """name -> run(k): k training steps; every runner sees the same data."""
     sizes, batch, act = CONFIGS[name]
     X, y = _data(sizes, batch, n_batches, dtype=dtype)
@@ -90,7 +94,7 @@ def make_runners(name, n_batches, dtype=np.float32):
     runners = {}
 
     net_fit = ir.MLP(sizes, activation=act, init=init, seed=0, dtype=dtype)
-    opt_fit = _sgd()
+    opt_fit = _optimizer(optimizer)
 
     def fit(k):
         assert k == n_batches
@@ -98,7 +102,7 @@ def make_runners(name, n_batches, dtype=np.float32):
     runners["initreg-fit"] = fit
 
     net_step = ir.MLP(sizes, activation=act, init=init, seed=0, dtype=dtype)
-    opt_step = _sgd()
+    opt_step = _optimizer(optimizer)
 
     def step(k):
         for i in range(k):
@@ -109,7 +113,7 @@ def make_runners(name, n_batches, dtype=np.float32):
     # difference from initreg-step is what MLP.step's Python layer costs
     net_engine = ir.MLP(sizes, activation=act, init=init, seed=0, dtype=dtype)
     checked = [net_engine._check_Xy(xb, yb) for xb, yb in batches]
-    state = _sgd()._bind(net_engine)
+    state = _optimizer(optimizer)._bind(net_engine)
 
     def engine(k):
         for i in range(k):
@@ -117,10 +121,12 @@ def make_runners(name, n_batches, dtype=np.float32):
     runners["initreg-engine"] = engine
 
     ref = NumpyMLP(sizes, act, dtype=dtype)
+    numpy_step = ((lambda xb, yb: ref.adam_step(xb, yb, ADAM_LR, L1, L2)) if optimizer == "adam"
+                  else (lambda xb, yb: ref.step(xb, yb, LR, L1, L2)))
 
     def numpy_run(k):
         for i in range(k):
-            ref.step(*batches[i % n_batches], LR, L1, L2)
+            numpy_step(*batches[i % n_batches])
     runners["numpy"] = numpy_run
 
     try:
@@ -128,49 +134,74 @@ def make_runners(name, n_batches, dtype=np.float32):
     except ImportError:
         torch = None
     if torch is not None:
-        layers = []
-        for a, b in zip(sizes[:-1], sizes[1:-1]):
-            layers += [torch.nn.Linear(a, b), torch.nn.Tanh() if act == "tanh" else torch.nn.ReLU()]
-        layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
-        model = torch.nn.Sequential(*layers)
-        if dtype == np.float64:
-            model = model.double()
-        weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
-        biases = [m.bias for m in model if isinstance(m, torch.nn.Linear)]
-        topt = torch.optim.SGD([{"params": weights, "weight_decay": 2 * L2},
-                                {"params": biases, "weight_decay": 0.0}], lr=LR)
-        tb = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]  # dtype kept
+        variants = {"torch": {}}
+        if optimizer == "adam":  # PyTorch's three Adam implementations on the CPU
+            variants = {"torch": {"foreach": False}, "torch-foreach": {"foreach": True},
+                        "torch-fused": {"fused": True}}
+        for label, how in variants.items():
+            run = _torch_runner(torch, sizes, act, dtype, batches, optimizer, how)
+            if run is not None:
+                runners[label] = run
 
-        def torch_run(k):
-            for i in range(k):
-                xb, yb = tb[i % n_batches]
-                topt.zero_grad(set_to_none=True)
-                loss = torch.nn.functional.cross_entropy(model(xb), yb)
-                loss = loss + L1 * sum(w.abs().sum() for w in weights)
-                loss.backward()
-                topt.step()
-        runners["torch"] = torch_run
+    if optimizer == "sgd":
+        try:
+            from sklearn.neural_network import MLPClassifier
+        except ImportError:
+            MLPClassifier = None
+        if MLPClassifier is not None:
+            # scikit-learn's penalty is alpha / (2 n) sum W^2 with n the batch: l2 = alpha / (2 n)
+            clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation=act,
+                                solver="sgd",
+                                alpha=ir.regularization.sklearn_alpha_from_l2(L2, batch),
+                                batch_size=batch, learning_rate_init=LR, momentum=0.0,
+                                random_state=0)
+            classes = np.arange(sizes[-1])
+            clf.partial_fit(*batches[0], classes=classes)
 
-    try:
-        from sklearn.neural_network import MLPClassifier
-    except ImportError:
-        MLPClassifier = None
-    if MLPClassifier is not None:
-        # scikit-learn's penalty is alpha / (2 n) sum W^2 with n the batch: l2 = alpha / (2 n)
-        clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), activation=act,
-                            solver="sgd", alpha=ir.regularization.sklearn_alpha_from_l2(L2, batch),
-                            batch_size=batch, learning_rate_init=LR, momentum=0.0,
-                            random_state=0)
-        classes = np.arange(sizes[-1])
-        clf.partial_fit(*batches[0], classes=classes)
-
-        def sklearn_run(k):
-            for i in range(k):
-                clf.partial_fit(*batches[i % n_batches])
-        runners["sklearn"] = sklearn_run
+            def sklearn_run(k):
+                for i in range(k):
+                    clf.partial_fit(*batches[i % n_batches])
+            runners["sklearn"] = sklearn_run
 
     runners["gemm-floor"] = _floor.StepProducts(sizes, batch, dtype).run
     return runners
+
+
+def _torch_runner(torch, sizes, act, dtype, batches, optimizer, how):
+    """PyTorch eager: nn.Linear layers, F.cross_entropy, the optimizer's L2
+    (``weight_decay = 2 l2``) on the weights only, L1 added to the loss.
+    None when this PyTorch lacks the implementation ``how`` asks for."""
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:-1]):
+        layers += [torch.nn.Linear(a, b), torch.nn.Tanh() if act == "tanh" else torch.nn.ReLU()]
+    layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
+    model = torch.nn.Sequential(*layers)
+    if dtype == np.float64:
+        model = model.double()
+    weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
+    biases = [m.bias for m in model if isinstance(m, torch.nn.Linear)]
+    groups = [{"params": weights, "weight_decay": 2 * L2},
+              {"params": biases, "weight_decay": 0.0}]
+    try:
+        topt = (torch.optim.Adam(groups, lr=ADAM_LR, **how) if optimizer == "adam"
+                else torch.optim.SGD(groups, lr=LR))
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    tb = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]  # dtype kept
+
+    def torch_run(k):
+        for i in range(k):
+            xb, yb = tb[i % len(tb)]
+            topt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            loss = loss + L1 * sum(w.abs().sum() for w in weights)
+            loss.backward()
+            topt.step()
+    try:
+        torch_run(1)
+    except (RuntimeError, NotImplementedError):  # e.g. no fused kernel for this device
+        return None
+    return torch_run
 
 
 @contextlib.contextmanager
@@ -187,47 +218,66 @@ def blas_threads(n):
         torch.set_num_threads(before)
 
 
-def time_steps(names, rounds, threads, settle=0.0, dtype=np.float32):
-    """Median microseconds per step, [config][implementation].
+def time_steps(names, rounds, threads, settle=0.0, dtype=np.float32, optimizers=("sgd",)):
+    """Median microseconds per step, [optimizer][config][implementation].
+    Every optimizer's implementations and the one GEMM floor are timed in
+    the same interleaved rounds, so the optimizers compare side by side.
 
     settle : seconds to pause after each timing, so that the worker threads
     of the BLAS libraries that just ran (OpenBLAS spins for a while before it
     sleeps) do not compete with the next implementation."""
-    results = {}
+    results = {opt: {} for opt in optimizers}
     for name in names:
         sizes, batch, _ = CONFIGS[name]
         # enough steps per timing (>= ~2 GFLOP) that cold caches after the
         # other implementations ran do not count
         n_batches = max(16, min(128, int(2e9 / step_flops(sizes, batch))))
-        runners = make_runners(name, n_batches, dtype)
-        samples = {impl: [] for impl in runners}
+        runners = {}
+        for opt in optimizers:
+            for impl, run in make_runners(name, n_batches, dtype, opt).items():
+                if impl != "gemm-floor" or "gemm-floor" not in {i for _, i in runners}:
+                    runners[opt, impl] = run
+        samples = {key: [] for key in runners}
         with blas_threads(threads):
             for run in runners.values():  # warm-up: allocations, caches, JIT-free paths
                 run(n_batches)
             for r in range(rounds):
                 order = list(runners)
                 order = order[r % len(order):] + order[:r % len(order)]  # rotate who goes first
-                for impl in order:
+                for key in order:
                     start = time.perf_counter()
-                    runners[impl](n_batches)
-                    samples[impl].append((time.perf_counter() - start) / n_batches)
+                    runners[key](n_batches)
+                    samples[key].append((time.perf_counter() - start) / n_batches)
                     time.sleep(settle)
-        results[name] = {impl: 1e6 * statistics.median(v) for impl, v in samples.items()}
+        us = {key: 1e6 * statistics.median(v) for key, v in samples.items()}
+        floor = next(v for (_, impl), v in us.items() if impl == "gemm-floor")
+        for opt in optimizers:
+            results[opt][name] = {impl: v for (o, impl), v in us.items() if o == opt}
+            results[opt][name]["gemm-floor"] = floor
     return results
 
 
+#: Bytes each update moves per parameter (float32): SGD reads w and g and
+#: writes w; Adam reads w, g, m, v and writes w, m, v.
+UPDATE_BYTES = {"initreg fused update": 12, "numpy w -= g (bound)": 12,
+                "numpy naive update": 12, "initreg adam update": 28}
+
+
 def update_bandwidth(rounds, n=64 * 2**20):
-    """GB/s of the fused update against NumPy's in-place subtract (the
-    bandwidth bound: read two arrays, write one) and the naive expression.
-    Each counts the same 12 bytes per element (read w and g, write w)."""
+    """GB/s of the fused SGD and Adam updates against NumPy's in-place
+    subtract (the streaming bound: read two arrays, write one) and the naive
+    NumPy expression, each counting the bytes it must move (UPDATE_BYTES)."""
     rng = np.random.default_rng(0)
-    # aligned as a model's own parameter and gradient buffers
-    w, g = (_network.aligned_zeros(n, np.float32) for _ in range(2))
+    # aligned as a model's own parameter, gradient and state buffers
+    w, g, m, v = (_network.aligned_zeros(n, np.float32) for _ in range(4))
     w[:] = rng.standard_normal(n, dtype=np.float32)
     g[:] = rng.standard_normal(n, dtype=np.float32) * np.float32(1e-3)
     lr, l1, l2 = np.float32(1e-3), np.float32(1e-6), np.float32(1e-5)
+    steps = iter(range(1, 10**9))
     impls = {
         "initreg fused update": lambda: _kernels.sgd_update(w, g, lr=1e-3, l1=1e-6, l2=1e-5),
+        "initreg adam update": lambda: _kernels.adam_update(w, g, m, v, lr=1e-3, l1=1e-6,
+                                                            l2=1e-5, step=next(steps)),
         "numpy w -= g (bound)": lambda: np.subtract(w, g, out=w),
         "numpy naive update": lambda: np.subtract(
             w, lr * (g + l1 * np.sign(w) + 2 * l2 * w), out=w),
@@ -241,7 +291,7 @@ def update_bandwidth(rounds, n=64 * 2**20):
                 start = time.perf_counter()
                 f()
                 times[k].append(time.perf_counter() - start)
-    return {k: 12 * n / statistics.median(v) / 1e9 for k, v in times.items()}
+    return {k: UPDATE_BYTES[k] * n / statistics.median(t) / 1e9 for k, t in times.items()}
 
 
 def two_threads(rounds, config="tiny", epochs=3):
@@ -249,7 +299,7 @@ def two_threads(rounds, config="tiny", epochs=3):
     sizes, batch, act = CONFIGS[config]
     X, y = _data(sizes, batch, 256)
     nets = [ir.MLP(sizes, activation=act, seed=s) for s in (0, 1)]
-    opts = [_sgd() for _ in nets]
+    opts = [_optimizer("sgd") for _ in nets]
 
     def train(i):
         nets[i].fit(X, y, epochs=epochs, batch_size=batch, optimizer=opts[i], shuffle=False)
@@ -322,9 +372,9 @@ def blas_note(info):
             "the hardware allows (docs/performance.md)")
 
 
-def print_steps(results, threads, dtype="float32"):
-    print(f"\n# µs per training step, {threads} BLAS thread(s), {dtype}; medians of "
-          "interleaved rounds (lower is better)")
+def print_steps(results, threads, dtype="float32", optimizer="sgd"):
+    print(f"\n# µs per training step ({optimizer}), {threads} BLAS thread(s), {dtype}; "
+          "medians of interleaved rounds (lower is better)")
     for name, row in results.items():
         sizes, batch, act = CONFIGS[name]
         flops = step_flops(sizes, batch)
@@ -348,30 +398,50 @@ def main(argv=None):
     parser.add_argument("--only", default="steps,update,threads")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
                         help="precision of the step comparison")
+    parser.add_argument("--optimizers", default="sgd",
+                        help=f"the steps' optimizers, of {', '.join(OPTIMIZERS)} (default sgd)")
     parser.add_argument("--settle", type=float, default=0.3,
                         help="pause (s) after each timing with several BLAS threads")
     parser.add_argument("--json", help="write every number here")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
-    out = {"machine": machine(), "command": " ".join(["initreg bench", *(sys.argv[1:] if argv is None else argv)])}
+    optimizers = args.optimizers.split(",")
+    if not set(optimizers) <= set(OPTIMIZERS):
+        parser.error(f"--optimizers takes {', '.join(OPTIMIZERS)}, got {args.optimizers!r}")
+    command = ["initreg bench", *(sys.argv[1:] if argv is None else argv)]
+    out = {"machine": machine(), "command": " ".join(command)}
     print(json.dumps(out["machine"]))
     note = blas_note(out["machine"])
     if note:
         print(note)
     if "steps" in only:
-        out["steps"] = {}
+        for optimizer in optimizers:
+            out["steps" if optimizer == "sgd" else f"{optimizer}_steps"] = {}
         for t in (int(v) for v in args.threads.split(",")):
             res = time_steps(args.configs.split(","), args.rounds, t,
-                             settle=args.settle if t > 1 else 0.0, dtype=np.dtype(args.dtype))
-            out["steps"][t] = res
-            print_steps(res, t, args.dtype)
+                             settle=args.settle if t > 1 else 0.0,
+                             dtype=np.dtype(args.dtype), optimizers=optimizers)
+            for optimizer, rows in res.items():
+                out["steps" if optimizer == "sgd" else f"{optimizer}_steps"][t] = rows
+                print_steps(rows, t, args.dtype, optimizer)
+        if {"sgd", "adam"} <= set(optimizers):
+            print("\n# Adam's step over the GEMM floor, against SGD's (fit / floor; the "
+                  "same rounds)")
+            for t, rows in out["adam_steps"].items():
+                for name, row in rows.items():
+                    sgd = out["steps"][t][name]
+                    adam_over, sgd_over = (r["initreg-fit"] / r["gemm-floor"] for r in (row, sgd))
+                    print(f"  {t} thread(s) {name:6s} adam {adam_over:.2f}, sgd {sgd_over:.2f}: "
+                          f"{adam_over / sgd_over:.2f}x")
     if "update" in only:
         bw = update_bandwidth(args.rounds)
         out["update_GBps"] = bw
-        print("\n# fused update on 64M float32 (GB/s, 12 bytes per element)")
+        print("\n# fused updates on 64M float32 (GB/s of the bytes each must move)")
         for k, v in bw.items():
-            print(f"  {k:24s} {v:7.1f}")
-        print(f"  fused / bound: {bw['initreg fused update'] / bw['numpy w -= g (bound)']:.2f}")
+            print(f"  {k:24s} {v:7.1f}  ({UPDATE_BYTES[k]} bytes per parameter)")
+        bound = bw["numpy w -= g (bound)"]
+        print(f"  sgd / bound: {bw['initreg fused update'] / bound:.2f}; "
+              f"adam / bound: {bw['initreg adam update'] / bound:.2f}")
     if "threads" in only:
         out["two_threads"] = []
         print("\n# two models in two threads (1 BLAS thread each) against one model in one")

@@ -11,6 +11,9 @@ are repeated over several seeds, and every run is seeded.
 - :func:`regularization`: what L1, L2 and elastic net do to the weights and to
   generalization, across a lambda sweep.
 - :func:`landscape`: the two-parameter picture of L1 vs L2.
+- :func:`weight_decay`: L2 is not weight decay under Adam (Loshchilov &
+  Hutter 2019): learning rate x strength grids for SGD + L2, SGDW, Adam + L2
+  and AdamW, and the three ways of applying L1 under Adam.
 - :func:`sweep`: any function over a grid of parameters and seeds, in
   parallel threads or on a Dask cluster; :func:`run_grid` runs a grid file
   (``initreg sweep``).
@@ -23,9 +26,10 @@ from initreg.experiments._signal import SignalResult, mean_field_variances, sign
 from initreg.experiments._sweep import SweepResult, sweep
 from initreg.experiments._training import (DepthResult, InitializationResult, depth_study,
                                           distinct_units, initialization)
+from initreg.experiments._weight_decay import WeightDecayResult, weight_decay
 
 __all__ = ["signal_propagation", "SignalResult", "mean_field_variances", "initialization",
            "InitializationResult", "depth_study", "DepthResult", "distinct_units",
            "regularization", "RegularizationResult", "PENALTIES", "landscape",
-           "LandscapeResult", "sweep", "SweepResult", "load_dataset", "Data", "Result",
-           "load_grid", "run_grid", "train_run", "signal_run"]
+           "LandscapeResult", "weight_decay", "WeightDecayResult", "sweep", "SweepResult",
+           "load_dataset", "Data", "Result", "load_grid", "run_grid", "train_run", "signal_run"]

@@ -27,17 +27,20 @@ class Result(Serializable):
 
 
 def train_model(data, sizes, *, activation, init, seed, optimizer, epochs, batch_size,
-                dtype="float32", validate=False, record=False):
+                dtype="float32", validate=False, record=False, bias_init=0.0,
+                output="softmax", callbacks=None):
     """The one training recipe of the experiments: a seeded MLP fitted on
     ``data``; divergence, if any, is recorded in the history (no warning:
     runs go on in worker threads).  Returns (model, history, scores) with
     scores train_acc, test_acc, gap."""
     from initreg.model import MLP
 
-    net = MLP(sizes, activation=activation, init=init, dtype=dtype, seed=seed)
+    net = MLP(sizes, activation=activation, init=init, bias_init=bias_init, output=output,
+              dtype=dtype, seed=seed)
     hist = net.fit(data.X_train, data.y_train, epochs=epochs, batch_size=batch_size,
                    optimizer=optimizer, record=record, seed=seed, on_divergence="ignore",
-                   validation_data=(data.X_test, data.y_test) if validate else None)
+                   validation_data=(data.X_test, data.y_test) if validate else None,
+                   callbacks=callbacks)
     train, test = net.score(data.X_train, data.y_train), net.score(data.X_test, data.y_test)
     return net, hist, {"train_acc": train, "test_acc": test, "gap": train - test}
 

@@ -29,10 +29,11 @@ from pathlib import Path
 
 from initreg._files import atomic_write, prepare_output
 from initreg._serialize import to_jsonable
+from initreg._validation import check_choice
 from initreg.experiments._common import load_dataset, train_model, weight_metrics
 from initreg.experiments._signal import one_run
 from initreg.experiments._sweep import sweep
-from initreg.optim import DEFAULT_L1_MODE, DEFAULT_LR, DEFAULT_MOMENTUM, SGD
+from initreg.optim import DEFAULT_L1_MODE, OPTIMIZERS
 
 __all__ = ["train_run", "signal_run", "RUNS", "load_grid", "run_grid", "OUTPUTS"]
 
@@ -46,20 +47,26 @@ def _cached_data(dataset, data_seed, n_train):
     return load_dataset(dataset, seed=data_seed, n_train=n_train)
 
 
-def train_run(dataset="digits", *, hidden=(64,), activation="relu", init="he", lr=DEFAULT_LR,
-              momentum=DEFAULT_MOMENTUM, l1=0.0, l2=0.0, l1_mode=DEFAULT_L1_MODE, epochs=20,
-              batch_size=32, n_train=None, dtype="float32", data_seed=0, seed=0):
+def train_run(dataset="digits", *, hidden=(64,), activation="relu", init="he",
+              optimizer="sgd", lr=None, momentum=None, weight_decay=None, l1=0.0, l2=0.0,
+              l1_mode=DEFAULT_L1_MODE, epochs=20, batch_size=32, n_train=None,
+              dtype="float32", data_seed=0, seed=0):
     """Train one network; return its final metrics (a dict of plain numbers).
 
+    ``optimizer`` names one of :data:`initreg.optim.OPTIMIZERS`; ``lr``,
+    ``momentum`` (SGD) and ``weight_decay`` default to that optimizer's.
     The data split depends on ``data_seed`` only, so runs that differ in
     ``seed`` (initial weights and shuffling) see the same data."""
+    check_choice(optimizer, "optimizer", tuple(OPTIMIZERS))
+    settings = {k: v for k, v in (("lr", lr), ("momentum", momentum),
+                                  ("weight_decay", weight_decay)) if v is not None}
     data = _cached_data(dataset, data_seed, n_train)
     hidden = [hidden] if isinstance(hidden, int) else list(hidden)
     start = time.perf_counter()
     net, hist, scores = train_model(
         data, [data.n_features, *hidden, data.n_classes], activation=activation, init=init,
         seed=seed, dtype=dtype, epochs=epochs, batch_size=batch_size,
-        optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode))
+        optimizer=OPTIMIZERS[optimizer](l1=l1, l2=l2, l1_mode=l1_mode, **settings))
     return {**scores,
             "final_loss": float(hist.loss[-1]) if hist.n_epochs else float("nan"),
             **weight_metrics(net), "diverged": bool(hist.diverged),
