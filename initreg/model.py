@@ -384,25 +384,29 @@ class MLP:
         _, correct = self._net.evaluate(X, t)
         return correct / t.size
 
-    def jacobian(self, X):
-        """The input-output Jacobian of the logits at every row of X:
-        ``J[i, o, j] = d logits_o / d x_j`` at ``X[i]``, shape
-        (n_samples, n_outputs, n_features) -- the chain
-        ``W_L^T D_{L-1} W_{L-1}^T ... D_1 W_1^T`` with D_l = diag(f'(z_l)).
+    def jacobian(self, X, *, layer=-1):
+        """The input-output Jacobian at every row of X: ``J[i, o, j] =
+        d z_o / d x_j`` at ``X[i]``, where z are the pre-activations of layer
+        ``layer`` (0-based; negative counts from the top; default -1, the
+        logits), shape (n_samples, that layer's width, n_features) -- the
+        chain ``W_l^T D_{l-1} W_{l-1}^T ... D_0 W_0^T`` with D = diag(f'(z)).
 
         Computed in compiled code, a chunk of rows at a time with one BLAS
         product per layer for all of them, in the model's dtype.  Refused
         (ValueError, with the size) when the result would not fit in memory.
         """
+        layer = check_int(layer, "layer", low=-self.n_layers, high=self.n_layers - 1)
+        layer %= self.n_layers
         X = self._check_X(X)
-        n, n_out, n_in = X.shape[0], self.layer_sizes[-1], self.layer_sizes[0]
-        width = max(self.layer_sizes[:-1])
+        n, n_out, n_in = X.shape[0], self.layer_sizes[layer + 1], self.layer_sizes[0]
+        width = max(self.layer_sizes[:layer + 1])
         # a chunk's scratch (two stacked chains and the derivatives) of about 64 MiB
         chunk = int(max(1, min(n, 256, (64 << 20) // (2 * n_out * width * self.dtype.itemsize))))
-        check_memory(n * n_out * n_in * self.dtype.itemsize + self._net.jacobian_bytes(chunk),
+        check_memory(n * n_out * n_in * self.dtype.itemsize
+                     + self._net.jacobian_bytes(layer, chunk),
                      f"the Jacobian of {n} rows, {n} x {n_out} x {n_in}")
         out = np.empty((n, n_out, n_in), dtype=self.dtype)
-        self._net.jacobian(X, out, chunk)
+        self._net.jacobian(X, out, layer, chunk)
         return out
 
     # -- losses and gradients -------------------------------------------------

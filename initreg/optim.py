@@ -481,6 +481,7 @@ class SGD(Optimizer):
         h["nesterov"] = check_bool(h["nesterov"], "nesterov")
         if h["nesterov"] and h["momentum"] == 0:
             raise ValueError("nesterov=True needs momentum > 0")
+        _check_decay(h)
         return h
 
     def _configure(self, state, h):
@@ -496,6 +497,10 @@ def _check_common(h, l1_modes):
     check_choice(h["l1_mode"], "l1_mode", l1_modes)
     h["regularize_bias"] = check_bool(h["regularize_bias"], "regularize_bias")
     _check_schedule(h["schedule"])
+
+
+def _check_decay(h):
+    """After every argument alone passed: the decay factor must stay > 0."""
     if h["weight_decay"] * h["lr"] >= 1:
         raise ValueError(f"lr * weight_decay must be < 1 (the decay multiplies the weights by "
                          f"1 - lr * weight_decay), got {h['lr']} * {h['weight_decay']}")
@@ -564,6 +569,7 @@ class Adam(Optimizer):
                            for i, b in enumerate(betas))
         h["eps"] = check_float(h["eps"], "eps", low=0)
         h["amsgrad"] = check_bool(h["amsgrad"], "amsgrad")
+        _check_decay(h)
         return h
 
     def _configure(self, state, h):

@@ -6,6 +6,8 @@ they can be made in worker threads and saved anywhere.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from initreg._files import atomic_write
@@ -37,7 +39,8 @@ def _figure(nrows=1, ncols=1, width=4.2, height=3.4, **kw):
 def _band(ax, x, runs, color, label, style="-", marker=None):
     """Mean over runs (axis 0) as a line, min..max as a shaded band."""
     runs = np.asarray(runs, dtype=np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a point where every run is NaN
         mean = np.nanmean(runs, axis=0)
         lo, hi = np.nanmin(runs, axis=0), np.nanmax(runs, axis=0)
     ax.plot(x, mean, style, color=color, label=label, marker=marker, ms=3)
@@ -330,72 +333,100 @@ def plot_isometry(r):
             if col == 0:
                 ax.set_ylabel("density")
             if i == len(r.activations) - 1:
-                ax.set_xlabel("log$_{10}$ singular value")
+                ax.set_xlabel(f"log$_{{10}}$ singular value (the left bin: "
+                              f"$\\leq 10^{{{r.log10_edges[0]:g}}}$)", fontsize=8)
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"Singular values of the input-output Jacobian at initialization "
                  f"(width {r.width})", fontsize=10)
     figs["isometry_spectra"] = fig
 
+    floor = 1e-4  # variances below it (the orthogonal linear network's 0) drawn on it
     fig, axes = _figure(1, len(r.activations), width=3.6, height=3.2)
     for i, act in enumerate(r.activations):
         ax = axes[0, i]
         for j, w in enumerate(r.weights):
             c = WEIGHT_COLORS.get(w, f"C{j}")
             ax.plot(r.depths, r.sq_mean[i, j], "o-", color=c, ms=3, label=f"{w}: mean")
-            ax.plot(r.depths, np.maximum(r.sq_var[i, j], 1e-30), "s--", color=c, ms=3,
+            ax.plot(r.depths, np.maximum(r.sq_var[i, j], floor), "s--", color=c, ms=3,
                     label=f"{w}: variance")
+        if act == "identity":
+            ax.plot(r.depths, r.depths, "k:", lw=1, label="variance = depth (theory)")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_ylim(floor / 2, None)
         ax.set_xlabel("depth")
         ax.set_title(f"{act} (gain {r.gains[i]:.3g})", fontsize=9)
-    axes[0, 0].set_ylabel("squared singular values")
+    axes[0, 0].set_ylabel(f"squared singular values (variance < {floor:g} drawn at it)",
+                          fontsize=8)
     axes[0, 0].legend(fontsize=6)
     figs["isometry_moments"] = fig
     return figs
+
+
+def _log_edges(values):
+    """Cell edges around log-spaced values: geometric midpoints, and the
+    ends one half-step out."""
+    v = np.log(np.asarray(values, dtype=np.float64))
+    if v.size == 1:
+        return np.exp(np.r_[v - 0.5, v + 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.exp(np.r_[2 * v[0] - mid[0], mid, 2 * v[-1] - mid[-1]])
 
 
 def plot_trainability(r):
     mean = np.nanmean(r.accuracy, axis=-1)
     fig, axes = _figure(1, 1, width=6.0, height=4.2)
     ax = axes[0, 0]
-    x = np.log10(r.s_w2)
-    step = np.diff(x).mean() if len(x) > 1 else 0.1
-    im = ax.pcolormesh(np.r_[x - step / 2, x[-1] + step / 2], np.arange(len(r.depths) + 1),
-                       mean.T, cmap="viridis", vmin=0, vmax=1)
-    limit = 6 * r.xi_c
-    ax.plot(x, np.interp(limit, r.depths, np.arange(len(r.depths))) + 0.5, "w-", lw=2,
-            label="6 $\\xi_c$ (mean field)")
-    ax.axvline(np.log10(r.critical_s_w2), color="w", ls=":", lw=1)
-    ax.set_yticks(np.arange(len(r.depths)) + 0.5, [str(d) for d in r.depths])
-    ax.set_ylim(0, len(r.depths))
-    ax.set_xlabel("log$_{10}$ $\\sigma_w^2$")
+    x_edges, y_edges = _log_edges(r.s_w2), _log_edges(r.depths)
+    im = ax.pcolormesh(x_edges, y_edges, mean.T, cmap="viridis", vmin=0, vmax=1)
+    ax.plot(r.curve_s_w2, 6 * np.asarray(r.curve_xi_c), "w-", lw=2, label="6 $\\xi_c$ (mean field)")
+    ax.axvline(r.critical_s_w2, color="w", ls=":", lw=1, label="$\\chi_1$ = 1")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    ax.set_ylim(y_edges[0], y_edges[-1])
+    ax.set_yticks(r.depths, [str(d) for d in r.depths])
+    ax.minorticks_off()
+    ax.set_xlabel("$\\sigma_w^2$")
     ax.set_ylabel("depth (hidden layers)")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="lower right")
     fig.colorbar(im, ax=ax, label=f"test accuracy after {r.epochs} epochs")
-    fig.suptitle(f"Trainability of {r.activation} networks on {r.dataset} "
-                 f"($\\sigma_b^2$ = {r.s_b2:g}); dotted: $\\chi_1$ = 1", fontsize=10)
+    fig.suptitle(f"Trainability of {r.activation} networks of width {r.width} on {r.dataset} "
+                 f"($\\sigma_b^2$ = {r.s_b2:g})", fontsize=10)
     return {"trainability": fig}
 
 
 def plot_deep_linear(r):
     fig, axes = _figure(1, 2, width=4.4, height=3.4)
+    epochs = r.epochs_to_threshold
+    deepest = len(r.depths) - 1
     for j, w in enumerate(r.weights):
         c = WEIGHT_COLORS.get(w, f"C{j}")
-        _band(axes[0, 0], r.depths, r.epochs_to_threshold[j].T, c, w, marker="o")
-        deepest = len(r.depths) - 1
-        for s in range(r.loss.shape[2]):
-            axes[0, 1].plot(np.arange(1, r.max_epochs + 1), r.loss[j, deepest, s], color=c,
-                            lw=1, label=w if s == 0 else None)
+        _band(axes[0, 0], r.depths, epochs[j].T, c, w, marker="o")
+        missed = np.isnan(epochs[j]).any(axis=1)
+        axes[0, 0].plot(np.asarray(r.depths)[missed], np.full(missed.sum(), r.max_epochs), "x",
+                        color=c, ms=7, label=f"{w}: not reached" if missed.any() else None)
+        # the deepest network's curves at the learning rate that went lowest
+        curves = r.loss[j, deepest]  # [lr, seed, epoch]; NaN where a run had stopped
+        final = np.min(np.where(np.isnan(curves), np.inf, curves), axis=-1)
+        for s_ in range(final.shape[1]):
+            k = int(np.argmin(final[:, s_]))
+            axes[0, 1].plot(np.arange(1, r.max_epochs + 1), r.loss[j, deepest, k, s_], color=c,
+                            lw=1, label=f"{w} (lr {r.lrs[k]:g})" if s_ == 0 else None)
     axes[0, 0].set_xscale("log")
-    axes[0, 0].set_xlabel("depth")
-    axes[0, 0].set_ylabel(f"epochs to the loss threshold (max {r.max_epochs})")
-    axes[0, 1].axhline(r.threshold, color="k", lw=0.7, ls=":")
+    axes[0, 0].set_xticks(r.depths, [str(d) for d in r.depths])
+    axes[0, 0].minorticks_off()
+    axes[0, 0].set_xlabel("depth (weight layers)")
+    axes[0, 0].set_ylabel(f"epochs to the loss threshold (best lr; x: not in {r.max_epochs})",
+                          fontsize=8)
+    axes[0, 1].axhline(r.threshold, color="k", lw=0.7, ls=":", label="threshold")
     axes[0, 1].set_yscale("log")
     axes[0, 1].set_xlabel("epoch")
     axes[0, 1].set_ylabel(f"training loss, depth {r.depths[-1]}")
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"Deep linear networks on {r.dataset}: learning time against depth",
-                 fontsize=10)
+    axes[0, 0].legend(fontsize=7)
+    axes[0, 1].legend(fontsize=7)
+    fig.suptitle(f"Deep linear networks on {r.dataset}: learning time against depth "
+                 "(Saxe et al. 2014, Fig. 6A)", fontsize=10)
     return {"deep_linear": fig}
 
 

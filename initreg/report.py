@@ -250,6 +250,99 @@ def _describe_weight_decay(r):
     return text
 
 
+def _isometry(dataset, seed, quick):
+    if quick:
+        return ex.isometry(width=64, depth=16, n_samples=1, seed=seed)
+    return ex.isometry(seed=seed)
+
+
+def _describe_isometry(r):
+    s = r.summary()
+    deep = r.depths[-1]
+    text = (f"Networks of width {r.width} and depth 1 to {deep}, weights Gaussian or "
+            f"orthogonal at the critical gain of each activation and biases N(0, "
+            f"{r.s_b2:g}), at initialization: the singular values of the input-output "
+            f"Jacobian, by LAPACK on {r.n_samples} input{'s' if r.n_samples > 1 else ''} "
+            f"({r.seconds:.1f} s). ")
+    idx = {a: i for i, a in enumerate(r.activations)}
+    w = {name: j for j, name in enumerate(r.weights)}
+    if "identity" in idx and {"gaussian", "orthogonal"} <= set(w):
+        i = idx["identity"]
+        flat = float(np.max(np.abs(np.sqrt(r.sq_mean[i, w["orthogonal"]]) - 1)))
+        k = min(range(len(r.depths)), key=lambda k: abs(r.depths[k] - 8))
+        text += (f"Linear layers, orthogonal: every squared singular value is 1 at every "
+                 f"depth (the spectrum's variance at most {np.max(r.sq_var[i, w['orthogonal']]):.1g}, "
+                 f"the mean off 1 by at most {flat:.1g}). Gaussian: the variance of the squared "
+                 f"singular values is {r.sq_var[i, w['gaussian'], k]:.2f} at depth "
+                 f"{r.depths[k]}, where free probability predicts the depth itself, "
+                 f"{r.depths[k]}; at depth {deep} the largest singular value is "
+                 f"{s['identity']['gaussian']['max_over_min']:.2g} times the smallest. ")
+    if "tanh" in idx and {"gaussian", "orthogonal"} <= set(w):
+        t = s["tanh"]
+        text += (f"tanh at the critical point (gain {r.gains[idx['tanh']]:.3g}): at depth "
+                 f"{deep} the squared singular values have mean "
+                 f"{t['orthogonal']['sq_mean']:.2f} and variance "
+                 f"{t['orthogonal']['sq_var']:.2f} with orthogonal weights -- dynamical "
+                 f"isometry -- against mean {t['gaussian']['sq_mean']:.2f} and variance "
+                 f"{t['gaussian']['sq_var']:.3g} with Gaussian ones. ")
+    if "relu" in idx and "orthogonal" in w:
+        rl = s["relu"]["orthogonal"]
+        text += (f"ReLU at gain {r.gains[idx['relu']]:.3g} cannot be isometric: each layer "
+                 f"zeroes about half the directions, and at depth {deep} the variance is "
+                 f"{rl['sq_var']:.3g} even with orthogonal weights.")
+    return text
+
+
+def _trainability(dataset, seed, quick):
+    if quick:
+        return ex.trainability(dataset, depths=(4, 16, 64), width=64, epochs=2,
+                               s_w2=np.geomspace(0.5, 6.0, 7), seed=seed)
+    return ex.trainability(dataset, seed=seed)
+
+
+def _describe_trainability(r):
+    c = r.counts()
+    return (f"{r.activation} networks of width {r.width} and depth {r.depths[0]} to "
+            f"{r.depths[-1]}, weights N(0, σ_w²/fan_in) for {len(r.s_w2)} values of σ_w² and "
+            f"biases N(0, {r.s_b2:g}), trained {r.epochs} epochs on {r.dataset}. Mean-field "
+            f"theory puts the critical point (χ₁ = 1) at σ_w² = {r.critical_s_w2:.3f}, where "
+            f"the depth scale ξ_c diverges; a network is predicted to train when it is "
+            f"shallower than 6 ξ_c (Schoenholz et al. 2017). Of the {c['beyond_curve']} cells "
+            f"deeper than 6 ξ_c, {c['beyond_curve_trained']} reached {_pct(r.trains)} test "
+            f"accuracy; of the {c['below_curve']} cells below the curve, "
+            f"{c['below_curve_failed']} did not.")
+
+
+def _deep_linear(dataset, seed, quick):
+    if quick:
+        return ex.deep_linear(dataset, depths=(1, 8, 64), lrs=(0.1,), max_epochs=30,
+                              n_seeds=1, seed=seed)
+    return ex.deep_linear(dataset, seed=seed)
+
+
+def _describe_deep_linear(r):
+    s = r.summary()
+    text = (f"Linear networks of depth {r.depths[0]} to {r.depths[-1]} (hidden width "
+            f"{r.width}) learn the least-squares map from {r.dataset} features to one-hot "
+            f"labels, each at its best of the learning rates {', '.join(map(str, r.lrs))}, "
+            f"until the training loss has come {_pct(1 - r.tolerance)} of the way from that "
+            f"of predicting the mean to the least-squares optimum ({r.optimum:.4f}). ")
+    parts = []
+    for w in r.weights:
+        reached = [(d, v["epochs"]) for d, v in s[w].items() if v["epochs"] is not None]
+        failed = [d for d, v in s[w].items() if v["epochs"] is None]
+        part = f"{w} weights took "
+        part += (f"{min(e for _, e in reached):.0f} to {max(e for _, e in reached):.0f} epochs "
+                 f"at depths {', '.join(str(d) for d, _ in reached)}" if reached
+                 else "longer than the limit at every depth")
+        if failed:
+            part += (f", and did not get there in {r.max_epochs} epochs at depth"
+                     f"{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))}")
+        parts.append(part)
+    return text + "; ".join(parts) + " (Saxe et al. 2014: from orthogonal weights the " \
+        "learning time does not grow with depth)."
+
+
 EXPERIMENTS = [
     Section("signal_tanh", "Signal propagation at initialization (tanh)", _signal_tanh,
             _describe_signal_tanh),
@@ -265,6 +358,12 @@ EXPERIMENTS = [
     Section("landscape", "The two-parameter picture", _landscape, _describe_landscape),
     Section("weight_decay", "L2 is not weight decay under Adam", _weight_decay,
             _describe_weight_decay),
+    Section("isometry", "Beyond variance: the Jacobian's singular values", _isometry,
+            _describe_isometry),
+    Section("trainability", "Where deep networks can still train", _trainability,
+            _describe_trainability),
+    Section("deep_linear", "Deep linear networks: learning time against depth", _deep_linear,
+            _describe_deep_linear),
 ]
 
 

@@ -192,6 +192,7 @@ def run_all(n):
         call(net.predict_proba, X)
         call(net.logits, X)
         call(net.trace, X)
+        call(net.jacobian, X)
         call(net.trace, X, y)
         call(net.score, X, y)
         call(net.loss, X, y, l1=hyper.get("l1", 0.0), l2=hyper.get("l2", 0.0))

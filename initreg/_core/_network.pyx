@@ -356,17 +356,19 @@ cdef void predict_logits(Net *net, const floating *X, Py_ssize_t n,
         start += rows
 
 
-cdef void jacobian_rows(Net *net, const floating *X, Py_ssize_t n, int chunk,
+cdef void jacobian_rows(Net *net, int layer, const floating *X, Py_ssize_t n, int chunk,
                         floating *out, floating *R, floating *S, floating *D,
                         floating *scratch) noexcept nogil:
-    """d(logits)/d(inputs) for n rows, chunk rows at a time, into out
-    (n, n_out, n_in).  For every row at once, from the output backwards:
-    R = W_L^T, then for each layer below R <- (R diag f'(z)) W^T -- one GEMM
+    """d z_layer / d(inputs) -- the pre-activations of layer ``layer``, the
+    logits for the top one -- for n rows, chunk rows at a time, into out
+    (n, fan_out, n_in).  For every row at once, from that layer backwards:
+    R = W^T, then for each layer below R <- (R diag f'(z)) W^T -- one GEMM
     per layer over all the chunk's rows stacked -- so that the cost per row is
-    n_out (not n_in) columns through every layer."""
+    fan_out (not n_in) columns through every layer."""
     cdef floating *P = <floating *> net.params
     cdef floating *A = <floating *> net.acts
-    cdef Layer *top = &net.layers[net.n_layers - 1]
+    cdef Layer *top = &net.layers[layer]
+    cdef int n_out = top.fan_out
     cdef Layer *L
     cdef floating *t
     cdef Py_ssize_t start = 0, i, o, c
@@ -374,24 +376,24 @@ cdef void jacobian_rows(Net *net, const floating *X, Py_ssize_t n, int chunk,
     while start < n:
         rows = <int> min(<Py_ssize_t> chunk, n - start)
         forward(net, X + start * net.n_in, rows)
-        stacked = rows * net.n_out
-        for i in range(rows):  # every row's R starts as W_L^T (n_out, fan_in of the top)
-            for o in range(net.n_out):
+        stacked = rows * n_out
+        for i in range(rows):  # every row's R starts as W^T (n_out, fan_in of the top)
+            for o in range(n_out):
                 for c in range(top.fan_in):
-                    R[(i * net.n_out + o) * top.fan_in + c] = P[top.w_off + c * net.n_out + o]
-        for l in range(net.n_layers - 2, -1, -1):
+                    R[(i * n_out + o) * top.fan_in + c] = P[top.w_off + c * n_out + o]
+        for l in range(layer - 1, -1, -1):
             L = &net.layers[l]
             for c in range(<Py_ssize_t> rows * L.fan_out):
                 D[c] = 1
             k.activation_backward(D, A + net.capacity * L.act_col, rows, L.fan_out,
                                   L.activation, <floating> L.slope, scratch)
-            k.scale_columns(R, D, rows, net.n_out, L.fan_out)
+            k.scale_columns(R, D, rows, n_out, L.fan_out)
             gemm(NoTrans, Trans, stacked, L.fan_in, L.fan_out, <floating> 1, R, L.fan_out,
                  P + L.w_off, L.fan_out, <floating> 0, S, L.fan_in)
             t = R
             R = S
             S = t
-        memcpy(out + start * net.n_out * net.n_in, R,
+        memcpy(out + start * n_out * net.n_in, R,
                <size_t> stacked * net.n_in * sizeof(floating))
         start += rows
 
@@ -822,11 +824,12 @@ cdef class Network:
         finally:
             self._leave()
 
-    def jacobian(self, X, out, int chunk):
-        """Writes d(logits)/d(inputs) of every row of X into out, shape
-        (rows, n_out, n_in), ``chunk`` rows at a time."""
+    def jacobian(self, X, out, int layer, int chunk):
+        """Writes d z_layer / d(inputs) of every row of X into out, shape
+        (rows, fan_out of ``layer``, n_in), ``chunk`` rows at a time."""
         cdef Py_ssize_t n = len(X)
-        cdef Py_ssize_t width = max(self.net.layers[l].fan_in for l in range(self.net.n_layers))
+        cdef Py_ssize_t width = self._jacobian_width(layer)
+        cdef Py_ssize_t n_out = self.net.layers[layer].fan_out
         cdef const void *xp
         cdef void *op
         cdef void *r
@@ -836,11 +839,11 @@ cdef class Network:
         self._enter()
         try:
             xp = self._inputs(X, n)
-            op = _address(out, n * self.net.n_out * self.net.n_in * self.dtype.itemsize, True,
+            op = _address(out, n * n_out * self.net.n_in * self.dtype.itemsize, True,
                           self._kind)
             self._reserve(chunk)
-            stacked = aligned_zeros(chunk * self.net.n_out * width, self.dtype)
-            other = aligned_zeros(chunk * self.net.n_out * width, self.dtype)
+            stacked = aligned_zeros(chunk * n_out * width, self.dtype)
+            other = aligned_zeros(chunk * n_out * width, self.dtype)
             derivative = aligned_zeros(chunk * width, self.dtype)
             sums = aligned_zeros(width, self.dtype)
             r = _address(stacked, stacked.nbytes, True, self._kind)
@@ -849,19 +852,24 @@ cdef class Network:
             scratch = _address(sums, sums.nbytes, True, self._kind)
             with nogil:
                 if self.is_f64:
-                    jacobian_rows(&self.net, <const double *> xp, n, chunk, <double *> op,
-                                  <double *> r, <double *> t, <double *> d, <double *> scratch)
+                    jacobian_rows(&self.net, layer, <const double *> xp, n, chunk,
+                                  <double *> op, <double *> r, <double *> t, <double *> d,
+                                  <double *> scratch)
                 else:
-                    jacobian_rows(&self.net, <const float *> xp, n, chunk, <float *> op,
-                                  <float *> r, <float *> t, <float *> d, <float *> scratch)
+                    jacobian_rows(&self.net, layer, <const float *> xp, n, chunk,
+                                  <float *> op, <float *> r, <float *> t, <float *> d,
+                                  <float *> scratch)
         finally:
             self._leave()
 
-    def jacobian_bytes(self, Py_ssize_t chunk):
+    def _jacobian_width(self, int layer):
+        return max(self.net.layers[l].fan_in for l in range(layer + 1))
+
+    def jacobian_bytes(self, int layer, Py_ssize_t chunk):
         """Bytes of scratch :meth:`jacobian` needs for ``chunk`` rows at a time."""
-        cdef Py_ssize_t width = max(self.net.layers[l].fan_in for l in range(self.net.n_layers))
-        return (chunk * (2 * self.net.n_out + 1) + 1) * width * self.dtype.itemsize \
-            + self.workspace_bytes(chunk)
+        cdef Py_ssize_t width = self._jacobian_width(layer)
+        return (chunk * (2 * self.net.layers[layer].fan_out + 1) + 1) * width \
+            * self.dtype.itemsize + self.workspace_bytes(chunk)
 
     def evaluate(self, X, T):
         """(mean loss, number correct) over the rows of X without an update."""
