@@ -356,9 +356,10 @@ def plot_isometry(r):
         ax.set_ylim(floor / 2, None)
         ax.set_xlabel("depth")
         ax.set_title(f"{act} (gain {r.gains[i]:.3g})", fontsize=9)
-    axes[0, 0].set_ylabel(f"squared singular values (variance < {floor:g} drawn at it)",
-                          fontsize=8)
+    axes[0, 0].set_ylabel("squared singular values")
     axes[0, 0].legend(fontsize=6)
+    fig.suptitle(f"Mean and variance of the squared singular values against depth (width "
+                 f"{r.width}; a variance below {floor:g} is drawn at {floor:g})", fontsize=10)
     figs["isometry_moments"] = fig
     return figs
 
