@@ -14,6 +14,7 @@ import sys
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("INITREG_DEBUG", "0") == "1"
 NATIVE = os.environ.get("INITREG_NATIVE", "0") == "1"
@@ -42,23 +43,42 @@ directives = {
     "embedsignature": True,
 }
 
-KERNELS = ["csrc/kernels.c"]
+#: The C kernels, compiled once into a static library that every extension
+#: links (kernels.c builds three clones of each hot loop and is the slow part
+#: of a build).
+KERNELS = ("initreg_kernels", {
+    "sources": ["csrc/kernels.c"],
+    "include_dirs": ["csrc"],
+    "obj_deps": {"": ["csrc/initreg.h", "csrc/kernels.inc", "csrc/lanes.inc"]},
+    "cflags": cflags + ([] if sys.platform == "win32" else ["-fPIC"]),
+})
 
 
-def extension(name, sources=()):
+def extension(name):
     return Extension(
         f"initreg._core.{name}",
-        [f"initreg/_core/{name}.pyx", *sources],
+        [f"initreg/_core/{name}.pyx"],
         include_dirs=["csrc"],
-        depends=["csrc/initreg.h", "csrc/kernels.inc", "initreg/_core/_blas.pxd"],
+        depends=["csrc/initreg.h", "initreg/_core/_blas.pxd", "initreg/_core/_csrc.pxd"],
         extra_compile_args=cflags,
         extra_link_args=[f"-fsanitize={SANITIZE}"] if SANITIZE else [],
     )
 
 
+class BuildExtWithKernels(build_ext):
+    """build_ext that first builds the kernel library, so that
+    ``python setup.py build_ext --inplace`` works on its own."""
+
+    def run(self):
+        self.run_command("build_clib")
+        super().run()
+
+
 setup(
+    cmdclass={"build_ext": BuildExtWithKernels},
+    libraries=[KERNELS],
     ext_modules=cythonize(
-        [extension("_kernels", KERNELS), extension("_network", KERNELS),
+        [extension("_kernels"), extension("_network"), extension("_ensemble"),
          extension("_floor")],
         compiler_directives=directives,
         build_dir="build/cython-debug" if DEBUG else "build/cython",

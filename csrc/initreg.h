@@ -170,6 +170,65 @@ void ir_moments_f64(const double *x, size_t n, double *sum, double *sumsq);
 int ir_all_finite_f32(const float *x, size_t n);
 int ir_all_finite_f64(const double *x, size_t n);
 
+/* ---- the model axis (lanes.inc) ---------------------------------------------
+ * K models' arrays with the models innermost, K a multiple of 64 bytes of
+ * REAL (16 floats, 8 doubles); see lanes.inc for the contracts. */
+#define IR_SGD_LANE_K 7   /* rows of the SGD lane constants  */
+#define IR_ADAM_LANE_K 11 /* rows of the Adam lane constants */
+/* A model's update settings, from ir_*_lane_constants, and whether it trains */
+#define IR_LANE_ACTIVE 1
+#define IR_LANE_NESTEROV 2 /* SGD */
+#define IR_LANE_AMSGRAD 2  /* Adam */
+#define IR_LANE_MOMENTUM 4
+#define IR_LANE_DECAY 8
+#define IR_LANE_L1_SUB 16
+#define IR_LANE_L1_PROX 32
+#define IR_LANE_L1_OTHER 48 /* SGD's cumulative, Adam's preconditioned */
+void ir_lane_gemm_f32(size_t M, size_t N, size_t P, size_t K, const float *a, size_t a_sm,
+                      size_t a_sp, int a_lanes, const float *b, size_t b_sp, size_t b_sn,
+                      float *c, size_t c_sm, size_t c_sn, int accumulate);
+void ir_lane_gemm_f64(size_t M, size_t N, size_t P, size_t K, const double *a, size_t a_sm,
+                      size_t a_sp, int a_lanes, const double *b, size_t b_sp, size_t b_sn,
+                      double *c, size_t c_sm, size_t c_sn, int accumulate);
+void ir_lane_softmax_xent_f32(const float *z, const int64_t *labels, float *dz, float *db,
+                              size_t rows, size_t n_out, size_t K, float scale, double *loss,
+                              int64_t *correct, double *scratch);
+void ir_lane_softmax_xent_f64(const double *z, const int64_t *labels, double *dz,
+                              double *db, size_t rows, size_t n_out, size_t K, double scale,
+                              double *loss, int64_t *correct, double *scratch);
+void ir_lane_sigmoid_bce_f32(const float *z, const float *t, float *dz, float *db,
+                             size_t rows, size_t n_out, size_t K, float scale, double *loss,
+                             int64_t *correct);
+void ir_lane_sigmoid_bce_f64(const double *z, const double *t, double *dz, double *db,
+                             size_t rows, size_t n_out, size_t K, double scale, double *loss,
+                             int64_t *correct);
+void ir_lane_mse_f32(const float *z, const float *t, float *dz, float *db, size_t rows,
+                     size_t n_out, size_t K, float scale, double *loss);
+void ir_lane_mse_f64(const double *z, const double *t, double *dz, double *db, size_t rows,
+                     size_t n_out, size_t K, double scale, double *loss);
+void ir_lane_moments_f32(const float *x, size_t n, size_t K, double *sum, double *sumsq);
+void ir_lane_norms_f32(const float *x, size_t n, size_t K, double *abs_sum, double *sq_sum,
+                       double *zeros);
+void ir_lane_norms_f64(const double *x, size_t n, size_t K, double *abs_sum, double *sq_sum,
+                       double *zeros);
+void ir_lane_moments_f64(const double *x, size_t n, size_t K, double *sum, double *sumsq);
+int32_t ir_sgd_lane_constants_f32(const ir_sgd_params *p, float *consts, size_t K, size_t k);
+int32_t ir_sgd_lane_constants_f64(const ir_sgd_params *p, double *consts, size_t K, size_t k);
+void ir_sgd_update_lanes_f32(float *w, const float *g, float *v, float *q, size_t rows,
+                             size_t K, size_t k0, size_t k1, const float *consts,
+                             const int32_t *flags, uint32_t *bad);
+void ir_sgd_update_lanes_f64(double *w, const double *g, double *v, double *q, size_t rows,
+                             size_t K, size_t k0, size_t k1, const double *consts,
+                             const int32_t *flags, uint32_t *bad);
+int32_t ir_adam_lane_constants_f32(const ir_adam_params *p, float *consts, size_t K, size_t k);
+int32_t ir_adam_lane_constants_f64(const ir_adam_params *p, double *consts, size_t K, size_t k);
+void ir_adam_update_lanes_f32(float *w, const float *g, float *m, float *v, float *vmax,
+                              size_t rows, size_t K, size_t k0, size_t k1, const float *consts,
+                              const int32_t *flags, uint32_t *bad);
+void ir_adam_update_lanes_f64(double *w, const double *g, double *m, double *v, double *vmax,
+                              size_t rows, size_t K, size_t k0, size_t k1,
+                              const double *consts, const int32_t *flags, uint32_t *bad);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@ on dense neural networks, with a compiled (Cython + C) core.
 from initreg import callbacks, datasets, experiments, init, optim, regularization
 from initreg.callbacks import EarlyStopping
 from initreg.checkpoint import load_checkpoint
+from initreg.ensemble import Ensemble
 from initreg.history import History
 from initreg.model import MLP, LossBreakdown
 from initreg.optim import (SGD, Adam, AdamW, ExponentialDecay, InverseTimeDecay, Optimizer,
@@ -15,7 +16,8 @@ from initreg.optim import (SGD, Adam, AdamW, ExponentialDecay, InverseTimeDecay,
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "SGD", "Adam", "AdamW", "Optimizer", "History", "LossBreakdown", "EarlyStopping",
+__all__ = ["MLP", "Ensemble", "SGD", "Adam", "AdamW", "Optimizer", "History", "LossBreakdown",
+           "EarlyStopping",
            "load_checkpoint", "StepDecay", "ExponentialDecay", "InverseTimeDecay",
            "MLPClassifier", "MLPRegressor", "callbacks", "datasets", "experiments", "init",
            "optim", "regularization", "__version__"]

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+import initreg as ir
 from initreg import experiments as ex
 
 
@@ -266,3 +267,34 @@ def test_weight_decay_valley_leaves_out_rows_where_regularization_does_not_matte
 def test_weight_decay_refuses_bad_grids_before_training(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ex.weight_decay(**kwargs)
+
+
+def test_sweep_training_gives_the_records_of_one_run_at_a_time():
+    # 2-16-2 models: small enough for the lanes, so the 16 runs train together
+    data = ex.load_dataset("moons", seed=0)
+    sizes = [2, 16, 2]
+
+    def spec(lr, seed):
+        return ex.TrainSpec(sizes, "tanh", "he", seed, ir.SGD(lr=lr, momentum=0.9), 5, 16,
+                            dtype="float64")
+
+    def finish(net, hist, scores, lr, seed):
+        return {"weights": net.parameters.copy(), "loss": hist.loss[-1], **scores}
+
+    together = ex.sweep_training(spec, finish, {"lr": [0.01, 0.05, 0.1, 0.2]}, data=data,
+                                 seeds=range(4), max_workers=1)
+
+    def run(lr, seed):
+        s = spec(lr, seed)
+        net, hist, scores = ex._common.train_model(
+            data, s.sizes, activation=s.activation, init=s.init, seed=seed,
+            optimizer=s.optimizer, epochs=s.epochs, batch_size=s.batch_size, dtype=s.dtype)
+        return finish(net, hist, scores, lr, seed)
+
+    alone = ex.sweep(run, {"lr": [0.01, 0.05, 0.1, 0.2]}, seeds=range(4), max_workers=1)
+    for a, b in zip(together.records, alone.records):
+        assert (a["lr"], a["seed"]) == (b["lr"], b["seed"])
+        np.testing.assert_allclose(a["result"]["weights"], b["result"]["weights"], rtol=0,
+                                   atol=1e-12)
+        assert a["result"]["test_acc"] == b["result"]["test_acc"]
+    np.testing.assert_array_equal(together.array("loss").shape, (4, 4))

@@ -148,3 +148,17 @@ def test_bench_runs_from_the_installed_package(tmp_path):
     assert adam["gemm-floor"] == row["gemm-floor"]  # one floor, timed in the same rounds
     assert "µs per training step (adam)" in done.stdout
     assert "Adam's step over the GEMM floor" in done.stdout
+
+
+def test_bench_times_many_models_at_once(tmp_path):
+    out = tmp_path / "models.json"
+    done = subprocess.run([sys.executable, "-m", "initreg", "bench", "--only", "models",
+                           "--model-configs", "2-8-8-2", "--model-counts", "8",
+                           "--rounds", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env=_env_for_this_initreg())
+    assert done.returncode == 0, done.stderr
+    row = json.loads(out.read_text())["models"]["2-8-8-2"]["8"]
+    assert {"initreg-ensemble", "initreg-lanes", "initreg-each"} <= set(row)
+    assert all(us > 0 for us in row.values())
+    assert "many models at once" in done.stdout

@@ -1,7 +1,8 @@
 """The item type of a Python buffer, for compiled entry points that take an
 array through the buffer protocol directly: acquiring a typed memoryview (and
 a fused-type dispatch) costs more than a small batch's kernel."""
-from cpython.buffer cimport Py_buffer
+from cpython.buffer cimport (Py_buffer, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
+                             PyBuffer_Release, PyObject_GetBuffer)
 
 
 cdef extern from "Python.h":
@@ -30,3 +31,28 @@ cdef inline char item_kind(const Py_buffer *view) noexcept:
 cdef inline str format_text(const Py_buffer *view):
     """The view's struct format as text, for error messages."""
     return (<bytes> view.format).decode("ascii") if view.format != NULL else "B"
+
+
+cdef inline void *buffer_address(object a, Py_ssize_t nbytes, bint writable,
+                                 char kind) except NULL:
+    """Address of a C-contiguous buffer of exactly nbytes bytes whose items
+    are of ``kind`` (see :func:`item_kind`): b"f", b"d" or b"q"."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(a, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+                       | (PyBUF_WRITABLE if writable else 0))
+    cdef void *p = view.buf
+    cdef Py_ssize_t got = view.len
+    cdef char found = item_kind(&view)
+    fmt = None
+    try:
+        if found != kind:
+            fmt = format_text(&view)
+    finally:
+        PyBuffer_Release(&view)
+    if fmt is not None:
+        raise TypeError(f"engine buffer of items {fmt!r} where {chr(kind)!r} was expected")
+    if got != nbytes:
+        raise ValueError(f"engine buffer of {got} bytes where {nbytes} were expected")
+    if p == NULL:
+        raise ValueError("engine buffer is empty")
+    return p

@@ -1,7 +1,7 @@
 # The C kernels of csrc/initreg.h, declared once, and fused-type dispatchers
 # so that Cython code calls one name for float32 and float64.
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t, uint32_t
 
 
 cdef extern from "initreg.h" nogil:
@@ -99,6 +99,60 @@ cdef extern from "initreg.h" nogil:
     void ir_moments_f64(const double *x, size_t n, double *sum, double *sumsq)
     int ir_all_finite_f32(const float *x, size_t n)
     int ir_all_finite_f64(const double *x, size_t n)
+
+    enum:
+        IR_SGD_LANE_K
+        IR_ADAM_LANE_K
+        IR_LANE_ACTIVE
+    void ir_lane_gemm_f32(size_t M, size_t N, size_t P, size_t K, const float *a, size_t a_sm,
+                          size_t a_sp, int a_lanes, const float *b, size_t b_sp, size_t b_sn,
+                          float *c, size_t c_sm, size_t c_sn, int accumulate)
+    void ir_lane_gemm_f64(size_t M, size_t N, size_t P, size_t K, const double *a,
+                          size_t a_sm, size_t a_sp, int a_lanes, const double *b, size_t b_sp,
+                          size_t b_sn, double *c, size_t c_sm, size_t c_sn, int accumulate)
+    void ir_lane_softmax_xent_f32(const float *z, const int64_t *labels, float *dz, float *db,
+                                  size_t rows, size_t n_out, size_t K, float scale,
+                                  double *loss, int64_t *correct, double *scratch)
+    void ir_lane_softmax_xent_f64(const double *z, const int64_t *labels, double *dz,
+                                  double *db, size_t rows, size_t n_out, size_t K,
+                                  double scale, double *loss, int64_t *correct,
+                                  double *scratch)
+    void ir_lane_sigmoid_bce_f32(const float *z, const float *t, float *dz, float *db,
+                                 size_t rows, size_t n_out, size_t K, float scale,
+                                 double *loss, int64_t *correct)
+    void ir_lane_sigmoid_bce_f64(const double *z, const double *t, double *dz, double *db,
+                                 size_t rows, size_t n_out, size_t K, double scale,
+                                 double *loss, int64_t *correct)
+    void ir_lane_mse_f32(const float *z, const float *t, float *dz, float *db, size_t rows,
+                         size_t n_out, size_t K, float scale, double *loss)
+    void ir_lane_mse_f64(const double *z, const double *t, double *dz, double *db,
+                         size_t rows, size_t n_out, size_t K, double scale, double *loss)
+    void ir_lane_moments_f32(const float *x, size_t n, size_t K, double *sum, double *sumsq)
+    void ir_lane_norms_f32(const float *x, size_t n, size_t K, double *abs_sum, double *sq_sum,
+                           double *zeros)
+    void ir_lane_norms_f64(const double *x, size_t n, size_t K, double *abs_sum,
+                           double *sq_sum, double *zeros)
+    void ir_lane_moments_f64(const double *x, size_t n, size_t K, double *sum,
+                             double *sumsq)
+    int32_t ir_sgd_lane_constants_f32(const ir_sgd_params *p, float *consts, size_t K, size_t k)
+    int32_t ir_sgd_lane_constants_f64(const ir_sgd_params *p, double *consts, size_t K,
+                                   size_t k)
+    void ir_sgd_update_lanes_f32(float *w, const float *g, float *v, float *q, size_t rows,
+                                 size_t K, size_t k0, size_t k1, const float *consts,
+                                 const int32_t *flags, uint32_t *bad)
+    void ir_sgd_update_lanes_f64(double *w, const double *g, double *v, double *q,
+                                 size_t rows, size_t K, size_t k0, size_t k1,
+                                 const double *consts, const int32_t *flags, uint32_t *bad)
+    int32_t ir_adam_lane_constants_f32(const ir_adam_params *p, float *consts, size_t K,
+                                    size_t k)
+    int32_t ir_adam_lane_constants_f64(const ir_adam_params *p, double *consts, size_t K,
+                                    size_t k)
+    void ir_adam_update_lanes_f32(float *w, const float *g, float *m, float *v, float *vmax,
+                                  size_t rows, size_t K, size_t k0, size_t k1,
+                                  const float *consts, const int32_t *flags, uint32_t *bad)
+    void ir_adam_update_lanes_f64(double *w, const double *g, double *m, double *v,
+                                  double *vmax, size_t rows, size_t K, size_t k0, size_t k1,
+                                  const double *consts, const int32_t *flags, uint32_t *bad)
 
 
 # ---- fused dispatchers: one name for both precisions -----------------------
@@ -223,3 +277,100 @@ cdef inline void moments(const floating *x, size_t n, double *sum,
     else:
         ir_moments_f64(x, n, sum, sumsq)
 
+
+
+# ---- the model axis (lanes.inc) ----------------------------------------------
+
+cdef inline void lane_gemm(size_t M, size_t N, size_t P, size_t K, const floating *a,
+                           size_t a_sm, size_t a_sp, int a_lanes, const floating *b,
+                           size_t b_sp, size_t b_sn, floating *c, size_t c_sm, size_t c_sn,
+                           int accumulate) noexcept nogil:
+    if floating is float:
+        ir_lane_gemm_f32(M, N, P, K, a, a_sm, a_sp, a_lanes, b, b_sp, b_sn, c, c_sm, c_sn,
+                         accumulate)
+    else:
+        ir_lane_gemm_f64(M, N, P, K, a, a_sm, a_sp, a_lanes, b, b_sp, b_sn, c, c_sm, c_sn,
+                         accumulate)
+
+
+cdef inline void lane_softmax_xent(const floating *z, const int64_t *labels, floating *dz,
+                                   floating *db, size_t rows, size_t n_out, size_t K,
+                                   floating scale, double *loss, int64_t *correct,
+                                   double *scratch) noexcept nogil:
+    if floating is float:
+        ir_lane_softmax_xent_f32(z, labels, dz, db, rows, n_out, K, scale, loss, correct,
+                                 scratch)
+    else:
+        ir_lane_softmax_xent_f64(z, labels, dz, db, rows, n_out, K, scale, loss, correct,
+                                 scratch)
+
+
+cdef inline void lane_sigmoid_bce(const floating *z, const floating *t, floating *dz,
+                                  floating *db, size_t rows, size_t n_out, size_t K,
+                                  floating scale, double *loss,
+                                  int64_t *correct) noexcept nogil:
+    if floating is float:
+        ir_lane_sigmoid_bce_f32(z, t, dz, db, rows, n_out, K, scale, loss, correct)
+    else:
+        ir_lane_sigmoid_bce_f64(z, t, dz, db, rows, n_out, K, scale, loss, correct)
+
+
+cdef inline void lane_mse(const floating *z, const floating *t, floating *dz, floating *db,
+                          size_t rows, size_t n_out, size_t K, floating scale,
+                          double *loss) noexcept nogil:
+    if floating is float:
+        ir_lane_mse_f32(z, t, dz, db, rows, n_out, K, scale, loss)
+    else:
+        ir_lane_mse_f64(z, t, dz, db, rows, n_out, K, scale, loss)
+
+
+cdef inline void lane_moments(const floating *x, size_t n, size_t K, double *sum,
+                              double *sumsq) noexcept nogil:
+    if floating is float:
+        ir_lane_moments_f32(x, n, K, sum, sumsq)
+    else:
+        ir_lane_moments_f64(x, n, K, sum, sumsq)
+
+
+cdef inline int32_t sgd_lane_constants(const ir_sgd_params *p, floating *consts, size_t K,
+                                       size_t k) noexcept nogil:
+    if floating is float:
+        return ir_sgd_lane_constants_f32(p, consts, K, k)
+    else:
+        return ir_sgd_lane_constants_f64(p, consts, K, k)
+
+
+cdef inline void sgd_update_lanes(floating *w, const floating *g, floating *v, floating *q,
+                                  size_t rows, size_t K, size_t k0, size_t k1,
+                                  const floating *consts, const int32_t *flags,
+                                  uint32_t *bad) noexcept nogil:
+    if floating is float:
+        ir_sgd_update_lanes_f32(w, g, v, q, rows, K, k0, k1, consts, flags, bad)
+    else:
+        ir_sgd_update_lanes_f64(w, g, v, q, rows, K, k0, k1, consts, flags, bad)
+
+
+cdef inline int32_t adam_lane_constants(const ir_adam_params *p, floating *consts,
+                                        size_t K, size_t k) noexcept nogil:
+    if floating is float:
+        return ir_adam_lane_constants_f32(p, consts, K, k)
+    else:
+        return ir_adam_lane_constants_f64(p, consts, K, k)
+
+
+cdef inline void adam_update_lanes(floating *w, const floating *g, floating *m, floating *v,
+                                   floating *vmax, size_t rows, size_t K, size_t k0,
+                                   size_t k1, const floating *consts, const int32_t *flags,
+                                   uint32_t *bad) noexcept nogil:
+    if floating is float:
+        ir_adam_update_lanes_f32(w, g, m, v, vmax, rows, K, k0, k1, consts, flags, bad)
+    else:
+        ir_adam_update_lanes_f64(w, g, m, v, vmax, rows, K, k0, k1, consts, flags, bad)
+
+
+cdef inline void lane_norms(const floating *x, size_t n, size_t K, double *abs_sum,
+                            double *sq_sum, double *zeros) noexcept nogil:
+    if floating is float:
+        ir_lane_norms_f32(x, n, K, abs_sum, sq_sum, zeros)
+    else:
+        ir_lane_norms_f64(x, n, K, abs_sum, sq_sum, zeros)

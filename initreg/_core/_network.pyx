@@ -21,8 +21,6 @@ refuses a second call while one is running on the same network or state.
 import itertools
 from collections import namedtuple
 
-from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
-                             PyBuffer_Release, PyObject_GetBuffer)
 from cython cimport floating
 from libc.math cimport isfinite, pow
 from libc.stdint cimport int64_t
@@ -32,7 +30,7 @@ from libc.string cimport memcpy
 import numpy as np
 
 from initreg._core cimport _csrc as k
-from initreg._core._buffer cimport format_text, item_kind
+from initreg._core._buffer cimport buffer_address
 from initreg._core._blas cimport NoTrans, Trans, gemm
 
 
@@ -438,28 +436,9 @@ def aligned_zeros(Py_ssize_t n, dtype):
     return raw[start:start + n * dtype.itemsize].view(dtype)
 
 
-cdef void *_address(object a, Py_ssize_t nbytes, bint writable, char kind) except NULL:
-    """Address of a C-contiguous buffer of exactly nbytes bytes whose items
-    are of ``kind`` (see :func:`item_kind`): b"f", b"d" or b"q"."""
-    cdef Py_buffer view
-    PyObject_GetBuffer(a, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
-                       | (PyBUF_WRITABLE if writable else 0))
-    cdef void *p = view.buf
-    cdef Py_ssize_t got = view.len
-    cdef char found = item_kind(&view)
-    fmt = None
-    try:
-        if found != kind:
-            fmt = format_text(&view)
-    finally:
-        PyBuffer_Release(&view)
-    if fmt is not None:
-        raise TypeError(f"engine buffer of items {fmt!r} where {chr(kind)!r} was expected")
-    if got != nbytes:
-        raise ValueError(f"engine buffer of {got} bytes where {nbytes} were expected")
-    if p == NULL:
-        raise ValueError("engine buffer is empty")
-    return p
+cdef inline void *_address(object a, Py_ssize_t nbytes, bint writable,
+                           char kind) except NULL:
+    return buffer_address(a, nbytes, writable, kind)
 
 
 cdef class OptimizerState:

@@ -21,8 +21,10 @@ the L1 + L2 update, float32 unless --dtype float64):
                 from compiled code
 
 Also: the fused update alone on a 64M-element float32 buffer (GB/s against
-an in-place NumPy subtract and the naive NumPy expression), and two models
-trained in two threads against one.  Install PyTorch's CPU build with
+an in-place NumPy subtract and the naive NumPy expression), two models
+trained in two threads against one, and (``--only models``) many small
+models trained at once against one after another, JAX and torch.func
+(initreg/bench/_models.py).  Install PyTorch's CPU build with
 ``pip install torch==2.13.0``.
 """
 from __future__ import annotations
@@ -45,6 +47,7 @@ import numpy as np  # noqa: E402
 
 import initreg as ir  # noqa: E402
 from initreg._core import _floor, _kernels, _network  # noqa: E402
+from initreg.bench import _models  # noqa: E402
 from initreg.bench._numpy_mlp import NumpyMLP  # noqa: E402
 
 try:
@@ -403,8 +406,14 @@ def main(argv=None):
     parser.add_argument("--settle", type=float, default=0.3,
                         help="pause (s) after each timing with several BLAS threads")
     parser.add_argument("--json", help="write every number here")
+    parser.add_argument("--model-configs", default=",".join(_models.MODEL_CONFIGS),
+                        help="the model-axis comparison's networks (--only models)")
+    parser.add_argument("--model-counts", default=",".join(map(str, _models.MODEL_COUNTS)),
+                        help="its numbers of models K")
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
+    if "models" in only:
+        _models.jax_single_core()
     optimizers = args.optimizers.split(",")
     if not set(optimizers) <= set(OPTIMIZERS):
         parser.error(f"--optimizers takes {', '.join(OPTIMIZERS)}, got {args.optimizers!r}")
@@ -450,6 +459,12 @@ def main(argv=None):
             out["two_threads"].append(tt)
             print(f"  {cfg:6s} {tt['two_threads_steps_per_s']:8.0f} steps/s against "
                   f"{tt['one_thread_steps_per_s']:8.0f}: {tt['speedup']:.2f}x")
+    if "models" in only:
+        res = _models.time_models(args.rounds, lambda: blas_threads(1),
+                                  args.model_configs.split(","),
+                                  [int(k) for k in args.model_counts.split(",")])
+        out["models"] = res
+        _models.print_models(res)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -27,7 +27,7 @@ are repeated over several seeds, and every run is seeded.
   parallel threads or on a Dask cluster; :func:`run_grid` runs a grid file
   (``initreg sweep``).
 """
-from initreg.experiments._common import Data, Result, load_dataset
+from initreg.experiments._common import Data, Result, TrainSpec, load_dataset, train_models
 from initreg.experiments._deep_linear import DeepLinearResult, deep_linear
 from initreg.experiments._grid import load_grid, run_grid, signal_run, train_run
 from initreg.experiments._isometry import IsometryResult, critical_gain, isometry
@@ -36,7 +36,7 @@ from initreg.experiments._meanfield import (MeanField, critical_line, critical_s
                                             fixed_point_q, mean_field)
 from initreg.experiments._regularization import PENALTIES, RegularizationResult, regularization
 from initreg.experiments._signal import SignalResult, mean_field_variances, signal_propagation
-from initreg.experiments._sweep import SweepResult, sweep
+from initreg.experiments._sweep import SweepResult, sweep, sweep_training
 from initreg.experiments._trainability import TrainabilityResult, trainability
 from initreg.experiments._training import (DepthResult, InitializationResult, depth_study,
                                           distinct_units, initialization)
@@ -48,5 +48,6 @@ __all__ = ["signal_propagation", "SignalResult", "mean_field_variances", "initia
            "LandscapeResult", "weight_decay", "WeightDecayResult", "isometry", "IsometryResult",
            "critical_gain", "mean_field", "MeanField", "fixed_point_q", "critical_s_w2",
            "critical_line", "trainability", "TrainabilityResult", "deep_linear",
-           "DeepLinearResult", "sweep", "SweepResult",
+           "DeepLinearResult", "sweep", "sweep_training", "TrainSpec", "train_models",
+           "SweepResult",
            "load_dataset", "Data", "Result", "load_grid", "run_grid", "train_run", "signal_run"]

@@ -45,6 +45,75 @@ def train_model(data, sizes, *, activation, init, seed, optimizer, epochs, batch
     return net, hist, {"train_acc": train, "test_acc": test, "gap": train - test}
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+    """One run of :func:`train_model`'s recipe, as data: what a sweep of
+    training runs (:func:`initreg.experiments.sweep_training`) hands to
+    :func:`train_models`."""
+
+    sizes: tuple
+    activation: object
+    init: object
+    seed: int
+    optimizer: object
+    epochs: int
+    batch_size: int
+    dtype: str = "float32"
+    validate: bool = False
+    record: bool = False
+    bias_init: object = 0.0
+    output: str = "softmax"
+
+    def group(self):
+        """What the runs of one :class:`~initreg.Ensemble` must share: all
+        but the initializer, the seed and the optimizer."""
+        return (tuple(self.sizes), _key(self.activation), self.epochs, self.batch_size,
+                self.dtype, self.validate, self.record, _key(self.bias_init), self.output)
+
+
+def _key(value):
+    """A hashable stand-in: the value, or its identity."""
+    try:
+        hash(value)
+    except TypeError:
+        return ("id", id(value))
+    return value
+
+
+def train_models(data, specs):
+    """:func:`train_model` for every spec, in order: [(model, history,
+    scores)].  Specs that share their :meth:`TrainSpec.group` train as one
+    :class:`~initreg.Ensemble`, each model on its own sample order (its
+    seed), as train_model trains it; a group of one trains alone."""
+    from initreg.ensemble import Ensemble
+
+    out = [None] * len(specs)
+    groups = {}
+    for i, spec in enumerate(specs):
+        groups.setdefault(spec.group(), []).append(i)
+    for members in groups.values():
+        s = specs[members[0]]
+        if len(members) == 1:
+            out[members[0]] = train_model(
+                data, s.sizes, activation=s.activation, init=s.init, seed=s.seed,
+                optimizer=s.optimizer, epochs=s.epochs, batch_size=s.batch_size,
+                dtype=s.dtype, validate=s.validate, record=s.record, bias_init=s.bias_init,
+                output=s.output)
+            continue
+        ens = Ensemble(s.sizes, [specs[i].seed for i in members],
+                       inits=[specs[i].init for i in members], activation=s.activation,
+                       bias_init=s.bias_init, output=s.output, dtype=s.dtype)
+        hists = ens.fit(data.X_train, data.y_train, epochs=s.epochs, batch_size=s.batch_size,
+                        optimizer=[specs[i].optimizer for i in members], record=s.record,
+                        streams="per_model", on_divergence="ignore",
+                        validation_data=(data.X_test, data.y_test) if s.validate else None)
+        for net, hist, i in zip(ens, hists, members):
+            train, test = net.score(data.X_train, data.y_train), net.score(data.X_test,
+                                                                            data.y_test)
+            out[i] = (net, hist, {"train_acc": train, "test_acc": test, "gap": train - test})
+    return out
+
+
 def weight_metrics(model, eps=1e-3):
     """What a penalty does to a model's weights (all layers, biases apart):
     fractions exactly 0 and below ``eps`` in magnitude, L1 and L2 norms."""

@@ -6,9 +6,9 @@ import dataclasses
 
 import numpy as np
 
-from initreg.experiments._common import (Result, load_dataset, seed_list, train_model,
+from initreg.experiments._common import (Result, TrainSpec, load_dataset, seed_list,
                                          weight_metrics)
-from initreg.experiments._sweep import sweep
+from initreg.experiments._sweep import sweep_training
 from initreg.optim import DEFAULT_L1_MODE, DEFAULT_LR, DEFAULT_MOMENTUM, SGD
 
 __all__ = ["regularization", "RegularizationResult", "PENALTIES"]
@@ -97,12 +97,13 @@ def regularization(dataset="digits", *, penalties=("none", "l1", "l2", "elastic"
     seeds = seed_list(seed, n_seeds)
     edges = np.linspace(-weight_range, weight_range, N_BINS + 1)
 
-    def run(penalty, lam, seed):
+    def spec(penalty, lam, seed):
         l1, l2 = PENALTIES[penalty](lam)
-        net, hist, scores = train_model(
-            data, sizes, activation=activation, init=init, seed=seed, epochs=epochs,
-            batch_size=batch_size,
-            optimizer=SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode))
+        return TrainSpec(sizes, activation, init, seed,
+                         SGD(lr=lr, momentum=momentum, l1=l1, l2=l2, l1_mode=l1_mode), epochs,
+                         batch_size)
+
+    def finish(net, hist, scores, **_):
         w = np.concatenate([x.ravel() for x in net.weights])
         return {**scores, **weight_metrics(net, eps), "diverged": hist.diverged,
                 "hist": np.histogram(np.clip(w, edges[0], edges[-1]), edges)[0]}
@@ -111,11 +112,13 @@ def regularization(dataset="digits", *, penalties=("none", "l1", "l2", "elastic"
     penalized = [p for p in penalties if p != "none"]
     runs = {}
     if penalized:
-        runs["penalized"] = sweep(run, {"penalty": penalized, "lam": list(lambdas)},
-                                  seeds=seeds, executor=executor, progress=progress)
+        runs["penalized"] = sweep_training(spec, finish,
+                                           {"penalty": penalized, "lam": list(lambdas)},
+                                           data=data, seeds=seeds, executor=executor,
+                                           progress=progress)
     if "none" in penalties:
-        runs["none"] = sweep(run, {"penalty": ["none"], "lam": [0.0]}, seeds=seeds,
-                             executor=executor)
+        runs["none"] = sweep_training(spec, finish, {"penalty": ["none"], "lam": [0.0]},
+                                      data=data, seeds=seeds, executor=executor)
 
     def stacked(key):
         parts = {}

@@ -12,7 +12,7 @@ import numpy as np
 
 from initreg._progress import Progress
 
-__all__ = ["sweep", "SweepResult", "grid_configs"]
+__all__ = ["sweep", "sweep_training", "SweepResult", "grid_configs"]
 
 
 @dataclasses.dataclass
@@ -210,3 +210,53 @@ def _record(task, result, error):
     if error is not None:
         record["error"] = "".join(traceback.format_exception_only(error)).strip()
     return record
+
+
+def sweep_training(spec, finish, grid, *, data, seeds=(0,), executor=None, max_workers=None,
+                   progress=False, max_models=256):
+    """A sweep whose runs each train one model: ``spec(**config, seed=seed)``
+    gives the run's :class:`~initreg.experiments.TrainSpec`, and
+    ``finish(model, history, scores, **config, seed=seed)`` its result.
+
+    The records are those :func:`sweep` would give for a ``fn`` that trains
+    with :func:`train_model` and calls ``finish``.  Runs that differ only in
+    their initializer, seed or optimizer settings, and whose models
+    :class:`~initreg.Ensemble` would train in lanes, go together -- up to
+    ``max_models``, in as many parts as there are workers -- and each part
+    is one task: one compiled call per epoch for all its models (on a Dask
+    cluster, one task per part).  The others are a task each.
+    """
+    from initreg.ensemble import lanes_pay
+    from initreg.experiments._common import train_models
+
+    configs = grid_configs(grid)
+    seeds = [int(s) for s in seeds]
+    tasks = [(config, seed) for config in configs for seed in seeds]
+    specs = [spec(**config, seed=seed) for config, seed in tasks]
+    workers = max_workers or os.cpu_count() or 1
+    groups = {}
+    for i, s in enumerate(specs):
+        groups.setdefault(s.group(), []).append(i)
+    parts = []
+    for members in groups.values():
+        s = specs[members[0]]
+        if not lanes_pay(s.sizes, len(members), s.dtype):
+            parts += [[i] for i in members]
+            continue
+        n = max(-(-len(members) // max_models), min(workers, len(members) // 16) or 1)
+        size = -(-len(members) // n)
+        parts += [members[j:j + size] for j in range(0, len(members), size)]
+
+    def run_part(part, seed):
+        trained = train_models(data, [specs[i] for i in part])
+        return [finish(*t, **tasks[i][0], seed=tasks[i][1]) for t, i in zip(trained, part)]
+
+    done = sweep(run_part, {"part": parts}, seeds=[0], executor=executor,
+                 max_workers=max_workers, progress=progress)
+    results = [None] * len(tasks)
+    for record in done.records:
+        for i, result in zip(record["part"], record["result"]):
+            results[i] = result
+    return SweepResult([{**config, "seed": seed, "result": result}
+                        for (config, seed), result in zip(tasks, results)],
+                       {k: list(v) for k, v in grid.items()}, seeds)

@@ -16,9 +16,9 @@ import numpy as np
 
 from initreg._validation import check_float, check_int
 from initreg._vocabulary import activation as _activation
-from initreg.experiments._common import Result, load_dataset, seed_list, train_model
+from initreg.experiments._common import Result, TrainSpec, load_dataset, seed_list
 from initreg.experiments._meanfield import critical_s_w2, mean_field
-from initreg.experiments._sweep import sweep
+from initreg.experiments._sweep import sweep_training
 from initreg.init import normal, variance_scaling
 from initreg.optim import SGD
 
@@ -107,16 +107,17 @@ def trainability(dataset="digits", *, activation="tanh", s_w2=None, s_b2=0.01,
     seeds = seed_list(seed, n_seeds)
     bias = normal(std=math.sqrt(s_b2)) if s_b2 > 0 else 0.0
 
-    def run(s_w2, depth, seed):
+    def spec(s_w2, depth, seed):
         sizes = [data.n_features] + [width] * depth + [data.n_classes]
         init = variance_scaling(scale=s_w2, mode="fan_in", distribution="normal")
-        _, _, scores = train_model(data, sizes, activation=act.name, init=init,
-                                   bias_init=bias, seed=seed, epochs=epochs,
-                                   batch_size=batch_size, optimizer=SGD(lr=lr / depth))
+        return TrainSpec(sizes, act.name, init, seed, SGD(lr=lr / depth), epochs, batch_size,
+                         bias_init=bias)
+
+    def finish(net, hist, scores, **_):
         return {"accuracy": scores["test_acc"]}
 
-    runs = sweep(run, {"s_w2": s_w2, "depth": list(depths)}, seeds=seeds, executor=executor,
-                 progress=progress)
+    runs = sweep_training(spec, finish, {"s_w2": s_w2, "depth": list(depths)}, data=data,
+                          seeds=seeds, executor=executor, progress=progress)
     return TrainabilityResult(
         dataset=data.name, activation=act.name, s_w2=s_w2, s_b2=s_b2, depths=depths,
         width=width, seeds=seeds, epochs=epochs, lr=lr, critical_s_w2=critical,

@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 
-from initreg.experiments._common import Result, load_dataset, seed_list, train_model
-from initreg.experiments._sweep import sweep
+from initreg.experiments._common import Result, TrainSpec, load_dataset, seed_list
+from initreg.experiments._sweep import sweep_training
 from initreg.optim import DEFAULT_LR, DEFAULT_MOMENTUM, SGD
 
 __all__ = ["initialization", "InitializationResult", "depth_study", "DepthResult",
@@ -132,13 +132,16 @@ def initialization(dataset="digits", *, inits=("zeros", "small", "xavier", "glor
         gx, gy = np.meshgrid(grid_x, grid_y)
         grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
 
-    def run(init, seed):
-        trained = train_model(data, sizes, activation=activation, init=init, seed=seed,
-                              optimizer=SGD(lr=lr, momentum=momentum), epochs=epochs,
-                              batch_size=batch_size, validate=True, record=True)
-        return _curves(*trained, epochs, record=True, grid=grid if seed == seeds[0] else None)
+    def spec(init, seed):
+        return TrainSpec(sizes, activation, init, seed, SGD(lr=lr, momentum=momentum), epochs,
+                         batch_size, validate=True, record=True)
 
-    runs = sweep(run, {"init": list(inits)}, seeds=seeds, executor=executor, progress=progress)
+    def finish(net, hist, scores, init, seed):
+        return _curves(net, hist, scores, epochs, record=True,
+                       grid=grid if seed == seeds[0] else None)
+
+    runs = sweep_training(spec, finish, {"init": list(inits)}, data=data, seeds=seeds,
+                          executor=executor, progress=progress)
     result = InitializationResult(
         dataset=data.name, activation=activation, layer_sizes=sizes, inits=list(inits),
         seeds=seeds, epochs=epochs, lr=lr,
@@ -200,15 +203,17 @@ def depth_study(dataset="digits", *, depths=(2, 5, 10, 20, 30), width=64,
     data = load_dataset(dataset, seed=seed)
     seeds = seed_list(seed, n_seeds)
 
-    def run(activation, init, depth, seed):
+    def spec(activation, init, depth, seed):
         sizes = [data.n_features] + [width] * depth + [data.n_classes]
-        trained = train_model(data, sizes, activation=activation, init=init, seed=seed,
-                              optimizer=SGD(lr=lr, momentum=momentum), epochs=epochs,
-                              batch_size=batch_size, validate=True)
-        return _curves(*trained, epochs)
+        return TrainSpec(sizes, activation, init, seed, SGD(lr=lr, momentum=momentum), epochs,
+                         batch_size, validate=True)
+
+    def finish(net, hist, scores, **_):
+        return _curves(net, hist, scores, epochs)
 
     grid = {"activation": list(activations), "init": list(inits), "depth": list(depths)}
-    runs = sweep(run, grid, seeds=seeds, executor=executor, progress=progress)
+    runs = sweep_training(spec, finish, grid, data=data, seeds=seeds, executor=executor,
+                          progress=progress)
     return DepthResult(dataset=data.name, width=width, activations=list(activations),
                        inits=list(inits), depths=list(depths), seeds=seeds, epochs=epochs,
                        **{k: runs.array(k) for k in ("final_test_acc", "diverged", "loss",

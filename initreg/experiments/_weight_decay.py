@@ -21,9 +21,9 @@ import dataclasses
 import numpy as np
 
 from initreg._validation import check_float
-from initreg.experiments._common import (Result, load_dataset, seed_list, train_model,
+from initreg.experiments._common import (Result, TrainSpec, load_dataset, seed_list,
                                          weight_metrics)
-from initreg.experiments._sweep import sweep
+from initreg.experiments._sweep import sweep_training
 from initreg.optim import DEFAULT_MOMENTUM, SGD, Adam
 
 __all__ = ["weight_decay", "WeightDecayResult", "METHODS", "METHOD_TITLES"]
@@ -217,28 +217,31 @@ def weight_decay(dataset="digits", *, methods=tuple(METHODS),
     sizes = [data.n_features, *hidden, data.n_classes]
     seeds = seed_list(seed, n_seeds)
 
-    def run(method, lr, strength, seed):
+    def spec(method, lr, strength, seed):
         scale = adam_lr_scale if method.startswith("adam") else 1.0
-        net, hist, scores = train_model(
-            data, sizes, activation=activation, init=init, seed=seed, epochs=epochs,
-            batch_size=batch_size, optimizer=METHODS[method](lr * scale, strength))
+        return TrainSpec(sizes, activation, init, seed,
+                         METHODS[method](lr * scale, strength), epochs, batch_size)
+
+    def finish(net, hist, scores, **_):
         metrics = weight_metrics(net)
         return {"test_error": 1 - scores["test_acc"], "train_error": 1 - scores["train_acc"],
                 "weight_norm": metrics["l2_norm"], "zero_fraction": metrics["zero_fraction"],
                 "diverged": hist.diverged}
 
-    grid = sweep(run, {"method": list(methods), "lr": lrs, "strength": strengths},
-                 seeds=seeds, executor=executor, progress=progress)
+    grid = sweep_training(spec, finish,
+                          {"method": list(methods), "lr": lrs, "strength": strengths},
+                          data=data, seeds=seeds, executor=executor, progress=progress)
 
-    def run_l1(mode, l1, seed):
-        net, _, scores = train_model(data, sizes, activation=activation, init=init, seed=seed,
-                                     epochs=epochs, batch_size=batch_size,
-                                     optimizer=Adam(lr=l1_lr, l1=l1, l1_mode=mode))
+    def spec_l1(mode, l1, seed):
+        return TrainSpec(sizes, activation, init, seed, Adam(lr=l1_lr, l1=l1, l1_mode=mode),
+                         epochs, batch_size)
+
+    def finish_l1(net, hist, scores, **_):
         return {"test_acc": scores["test_acc"],
                 "zero_fraction": weight_metrics(net)["zero_fraction"]}
 
-    l1 = sweep(run_l1, {"mode": list(l1_modes), "l1": l1s}, seeds=seeds,
-               executor=executor, progress=progress)
+    l1 = sweep_training(spec_l1, finish_l1, {"mode": list(l1_modes), "l1": l1s}, data=data,
+                        seeds=seeds, executor=executor, progress=progress)
     return WeightDecayResult(
         dataset=data.name, layer_sizes=sizes, methods=list(methods), lrs=list(lrs),
         adam_lr_scale=adam_lr_scale, strengths=list(strengths), seeds=seeds, epochs=epochs,
