@@ -13,8 +13,10 @@ from initreg.history import History
 from initreg.model import MLP, LossBreakdown
 from initreg.optim import (SGD, Adam, AdamW, ExponentialDecay, InverseTimeDecay, Optimizer,
                            StepDecay)
+from initreg._version import version_of as _version_of
 
-__version__ = "0.1.0"
+#: This copy's version: its package metadata's (``pyproject.toml`` in a source tree).
+__version__ = _version_of(__path__[0])
 
 __all__ = ["MLP", "Ensemble", "SGD", "Adam", "AdamW", "Optimizer", "History", "LossBreakdown",
            "EarlyStopping",

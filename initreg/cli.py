@@ -229,6 +229,7 @@ def _bench(script_args):
 
 
 def build_parser():
+    import initreg
     from initreg._vocabulary import ACTIVATION_ALIASES, ACTIVATIONS, L1_MODES
     from initreg.datasets import DATASETS
     from initreg.init import names as init_names
@@ -238,6 +239,7 @@ def build_parser():
         prog="initreg",
         description="Weight-initialization and L1/L2-regularization experiments on dense "
                     "networks, on a compiled CPU core.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {initreg.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     datasets = f"{', '.join(DATASETS)} (default: digits), mnist:DIR, npz:PATH or csv:PATH"
 
