@@ -4,6 +4,7 @@
     initreg train --layers 64,128,10 --activation relu --init he --l1 1e-4 ...
     initreg sweep GRID_FILE --out DIR [--dask local:N | --scheduler tcp://HOST:PORT]
     initreg bench [--threads 1,2] [--configs ...] [--rounds N] [--json FILE]
+    initreg playground [--port 8000] [--host 127.0.0.1] [--open]
 
 Exit status: 0 on success, 1 when a run failed (the report keeps what
 finished), 2 for bad arguments or an output directory that would be
@@ -150,8 +151,10 @@ def _train(args):
 
     if args.save is not None and (problem := _writable(args.save)):
         return _fail("train", problem, EXIT_USAGE)
+    data_seed = args.seed if args.data_seed is None else args.data_seed
     try:
-        data = load_dataset(args.dataset, seed=args.seed)
+        data = load_dataset(args.dataset, seed=data_seed, test_size=args.test_fraction,
+                            n_samples=args.samples, noise=args.noise)
     except (ValueError, OSError, TypeError) as exc:
         return _fail("train", exc, EXIT_USAGE)
     sizes = args.layers or [data.n_features, 128, data.n_classes]
@@ -159,8 +162,9 @@ def _train(args):
         return _fail("train", f"--layers must start with {data.n_features} inputs and end "
                      f"with {data.n_classes} outputs for {data.name}; got {sizes}", EXIT_USAGE)
     try:
-        net = ir.MLP(sizes, activation=args.activation, init=args.init, dtype=args.dtype,
-                     seed=args.seed)
+        net = ir.MLP(sizes, activation=args.activation,
+                     init=ir.init.with_parameter(args.init, args.init_param),
+                     bias_init=args.bias_init, dtype=args.dtype, seed=args.seed)
         settings = {k: v for k, v in (("lr", args.lr), ("momentum", args.momentum),
                                       ("weight_decay", args.weight_decay)) if v is not None}
         if "momentum" in settings and args.optimizer != "sgd":
@@ -228,6 +232,22 @@ def _bench(script_args):
         return exc.code or 0
 
 
+def _playground(args):
+    try:
+        from initreg.playground import serve
+    except ImportError as exc:
+        return _fail("playground", f"{exc}; install it with: pip install "
+                     "\"initreg[playground]\"", EXIT_USAGE)
+    try:
+        serve(host=args.host, port=args.port, open_browser=args.open,
+              max_sessions=args.max_sessions)
+    except (ValueError, OSError) as exc:
+        return _fail("playground", exc, EXIT_USAGE)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
+
+
 def build_parser():
     import initreg
     from initreg._vocabulary import ACTIVATION_ALIASES, ACTIVATIONS, L1_MODES
@@ -267,6 +287,10 @@ def build_parser():
                     choices=(*ACTIVATIONS, *ACTIVATION_ALIASES))
     tr.add_argument("--init", default="he", choices=init_names(), metavar="INIT",
                     help=f"one of {', '.join(init_names())} (default: he)")
+    tr.add_argument("--init-param", type=float, default=None, metavar="X",
+                    help="the one number of --init orthogonal (gain), normal (std), uniform "
+                         "(limit) or constant (value)")
+    tr.add_argument("--bias-init", type=float, default=0.0)
     tr.add_argument("--optimizer", default="sgd", choices=tuple(OPTIMIZERS))
     tr.add_argument("--l1", type=float, default=0.0)
     tr.add_argument("--l2", type=float, default=0.0)
@@ -282,7 +306,16 @@ def build_parser():
     tr.add_argument("--epochs", type=int, default=20)
     tr.add_argument("--batch-size", type=int, default=32)
     tr.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--seed", type=int, default=0,
+                    help="seed of the weights and the shuffling (and of the data, unless "
+                         "--data-seed)")
+    tr.add_argument("--data-seed", type=int, default=None,
+                    help="seed of a generated data set and of the train/test split")
+    tr.add_argument("--test-fraction", type=float, default=0.25)
+    tr.add_argument("--samples", type=int, default=None,
+                    help="points of a 2-D set (spirals, moons, circles, blobs, xor; default 600)")
+    tr.add_argument("--noise", type=float, default=None,
+                    help="noise of a 2-D set (initreg.datasets.make_plane)")
     tr.add_argument("--save", metavar="PATH",
                     help="save the trained model and its optimizer (.npz; "
                          "initreg.load_checkpoint reads both)")
@@ -308,6 +341,18 @@ def build_parser():
                          "are not run again")
     sw.add_argument("--no-progress", action="store_true")
     sw.set_defaults(run=_sweep)
+
+    pg = sub.add_parser("playground", help="serve the live playground page",
+                        description="Serve a page that trains networks live in the browser: "
+                                    "data, initializers, optimizers, L1/L2, per-layer "
+                                    "statistics and side-by-side comparisons.")
+    pg.add_argument("--host", default="127.0.0.1",
+                    help="address to bind (default 127.0.0.1: this machine only)")
+    pg.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    pg.add_argument("--open", action="store_true", help="open the page in a web browser")
+    pg.add_argument("--max-sessions", type=int, default=8,
+                    help="browser tabs served at once (default 8)")
+    pg.set_defaults(run=_playground)
 
     be = sub.add_parser("bench", help="side-by-side timing table against NumPy, PyTorch, "
                                       "scikit-learn and the GEMM floor",

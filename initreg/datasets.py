@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from initreg import _npz
-from initreg._validation import as_float_array, check_float, check_int, check_memory
+from initreg._validation import (as_float_array, check_choice, check_float, check_int,
+                                 check_memory)
 
 __all__ = ["load_digits", "make_spirals", "make_moons", "make_circles", "make_blobs",
-           "make_xor", "DATASETS", "load_mnist", "load_npz", "load_csv", "train_test_split",
+           "make_xor", "make_plane", "PLANES", "DATASETS", "load_mnist", "load_npz", "load_csv", "train_test_split",
            "standardize"]
 
 _DATA = Path(__file__).parent / "data"
@@ -43,6 +44,8 @@ def load_digits():
     y : int64 array (1797,)
         Labels 0..9.
 
+    References
+    ----------
     Alpaydin & Kaynak (1998), UCI Machine Learning Repository,
     https://doi.org/10.24432/C50P49, licence CC BY 4.0 (see initreg/data/README.md).
     """
@@ -151,6 +154,23 @@ def make_xor(n_samples=600, *, noise=0.1, seed=None):
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
     X += rng.normal(0, noise, X.shape)
     return _finish(X, y, rng)
+
+
+#: The 2-D sets, drawn as points on a plane (the playground's choices).
+PLANES = ("spirals", "moons", "circles", "blobs", "xor")
+
+
+def make_plane(name, n_samples=600, *, noise=None, seed=None):
+    """One of the 2-D sets of :data:`PLANES` by name, its noise on one scale:
+    the std of the Gaussian noise added to positions in about [-1, 1]^2 (for
+    "blobs", three blobs in [-10, 10]^2: each blob's std over 10).  None
+    keeps each generator's default."""
+    check_choice(name, "name", PLANES)
+    kw = {} if noise is None else {"noise": check_float(noise, "noise", low=0)}
+    if name == "blobs":
+        return make_blobs(n_samples, centers=3, seed=seed,
+                          **({} if noise is None else {"std": 10 * kw["noise"]}))
+    return globals()[f"make_{name}"](n_samples, seed=seed, **kw)
 
 
 def _digits(seed=None):
@@ -289,10 +309,16 @@ def load_csv(path, *, target=-1, delimiter=",", skip_header=None):
 def train_test_split(X, y, *, test_size=0.25, seed=None, stratify=False):
     """Shuffle and split (X, y) into train and test parts.
 
-    test_size : float in (0, 1) -- a fraction -- or an int number of samples.
+    Parameters
+    ----------
+    test_size : float or int
+        A fraction in (0, 1), or a number of samples.
     stratify : bool
         Keep each class's share equal in both parts (classification labels).
-    Returns X_train, X_test, y_train, y_test.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : arrays
     """
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim == 0 or y.ndim == 0:

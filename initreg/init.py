@@ -51,7 +51,7 @@ __all__ = [
     "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
     "he_normal", "he_uniform", "lecun_normal", "lecun_uniform",
     "orthogonal", "variance_scaling", "gain", "get", "names", "INITIALIZERS", "as_rng",
-    "SMALL_STD", "LARGE_STD", "lsuv", "describe", "restore",
+    "SMALL_STD", "LARGE_STD", "lsuv", "describe", "restore", "PARAMETER", "with_parameter",
 ]
 
 #: Standard deviation of the "small" initialization of the experiments:
@@ -116,7 +116,7 @@ class Initializer:
         return (isinstance(other, Initializer) and self.func is other.func
                 and self.params == other.params)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as __eq__ compares values
 
 
 def _finish(w, dtype):
@@ -317,6 +317,27 @@ INITIALIZERS = {
     "lecun_uniform": lecun_uniform(),
     "orthogonal": orthogonal(gain=1.0),
 }
+
+
+#: The initializers of :data:`INITIALIZERS` that take one number, and its
+#: keyword: what :func:`with_parameter` sets (``initreg train --init-param``,
+#: the playground's "gain" field).
+PARAMETER = {"orthogonal": "gain", "normal": "std", "uniform": "limit", "constant": "value"}
+
+
+def with_parameter(name, value=None):
+    """The initializer called ``name`` with its one number (see
+    :data:`PARAMETER`) set to ``value``; the name itself when ``value`` is
+    None.  ``with_parameter("orthogonal", 2 ** 0.5)`` is
+    ``orthogonal(gain=2 ** 0.5)``."""
+    get(name)
+    if value is None:
+        return name
+    if name not in PARAMETER:
+        raise ValueError(f"initializer {name!r} has no parameter; those with one: "
+                         f"{', '.join(f'{k} ({v})' for k, v in PARAMETER.items())}")
+    value = check_float(value, PARAMETER[name], low=None if name == "constant" else 0)
+    return globals()[name](**{PARAMETER[name]: value})
 
 
 def names():

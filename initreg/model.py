@@ -77,6 +77,8 @@ class MLP:
     leaky_slope : float
         Negative-side slope of "leaky_relu", in [0, 1).
 
+    Notes
+    -----
     Every argument is fixed once the model is built: the attributes that
     describe it are read-only (:meth:`reinitialize` draws new weights from a
     new seed).  :attr:`weights` and :attr:`biases` are writable views into
@@ -513,6 +515,8 @@ class MLP:
             divergence or Ctrl-C (which fit passes on as KeyboardInterrupt,
             once the model is consistent) is stated in :class:`History`.
 
+        Notes
+        -----
         While fit runs, the model and the optimizer belong to its thread:
         calls from another thread raise RuntimeError.
         """
@@ -670,6 +674,16 @@ class MLP:
 
         RuntimeError, and nothing written, while another thread trains this
         model."""
+        persistence.write(path, *self._saved(optimizer))
+
+    def to_bytes(self, *, optimizer=None):
+        """The bytes :meth:`save` would write to a file, made in memory (to
+        send over a network, say); written to a file, :meth:`load` and
+        :func:`initreg.load_checkpoint` read them."""
+        return persistence.dumps(*self._saved(optimizer))
+
+    def _saved(self, optimizer):
+        """(configuration, arrays) of the model and the optimizer's state."""
         config, arrays = {"model": None, "optimizer": None}, {}
         if optimizer is not None:
             self._check_optimizer(optimizer)._check_trains(self)
@@ -681,7 +695,7 @@ class MLP:
                 arrays.update({f"optimizer.{k}": v for k, v in buffers.items()})
             arrays["parameters"] = self.parameters.copy()
             config["model"] = self._config()
-        persistence.write(path, config, arrays)
+        return config, arrays
 
     @classmethod
     def load(cls, path):

@@ -20,6 +20,7 @@ what is wrong.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -31,7 +32,7 @@ from initreg._npz import Refused
 from initreg._validation import check_memory
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "MAX_CONFIG_BYTES",
-           "MAX_JSON_DEPTH", "write", "read"]
+           "MAX_JSON_DEPTH", "write", "dumps", "read"]
 
 FORMAT = "initreg.MLP"
 FORMAT_VERSION = 2
@@ -42,16 +43,23 @@ MAX_JSON_DEPTH = 32
 _SMALL_MEMBER_BYTES = 4 * MAX_CONFIG_BYTES + 4096
 
 
+def _fill(f, config, arrays):
+    text = json.dumps(config, allow_nan=False)
+    np.savez_compressed(f, format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
+                        config=np.array(text), **arrays)
+
+
 def write(path, config, arrays):
     """Write ``config`` (JSON-able) and ``arrays`` (name -> ndarray) to
     ``path`` atomically."""
-    text = json.dumps(config, allow_nan=False)
+    atomic_write(path, lambda f: _fill(f, config, arrays))
 
-    def fill(f):
-        np.savez_compressed(f, format=np.array(FORMAT), format_version=np.array(FORMAT_VERSION),
-                            config=np.array(text), **arrays)
 
-    atomic_write(path, fill)
+def dumps(config, arrays):
+    """The bytes :func:`write` would put in a file."""
+    buffer = io.BytesIO()
+    _fill(buffer, config, arrays)
+    return buffer.getvalue()
 
 
 def read(path, expect):

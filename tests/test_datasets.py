@@ -113,3 +113,28 @@ def test_stratified_split_has_exactly_the_test_size(test_size):
     n_test = test_size if isinstance(test_size, int) else round(test_size * 30)
     assert len(yte) == n_test and len(ytr) == 30 - n_test
     assert abs(np.bincount(yte, minlength=3) - n_test / 3).max() < 1  # shares kept
+
+
+def test_make_plane_is_each_generator_on_one_noise_scale():
+    from initreg.datasets import PLANES, make_plane
+    for name in PLANES:
+        X, y = make_plane(name, 50, seed=1)
+        X0, y0 = ((ds.make_blobs(50, centers=3, seed=1)) if name == "blobs"
+                  else getattr(ds, f"make_{name}")(50, seed=1))
+        assert np.array_equal(X, X0) and np.array_equal(y, y0)
+    X, y = make_plane("blobs", 40, noise=0.2, seed=2)
+    assert np.array_equal(X, ds.make_blobs(40, centers=3, std=2.0, seed=2)[0])
+    assert np.array_equal(make_plane("moons", 40, noise=0.3, seed=2)[0],
+                          ds.make_moons(40, noise=0.3, seed=2)[0])
+    with pytest.raises(ValueError):
+        make_plane("digits", 10)
+
+
+def test_load_dataset_draws_a_plane_of_the_asked_size():
+    from initreg.experiments import load_dataset
+    d = load_dataset("circles", seed=3, test_size=0.5, n_samples=80, noise=0.2)
+    assert len(d.y_train) + len(d.y_test) == 80 and len(d.y_test) == 40
+    assert load_dataset("spirals", seed=0).X_train.shape == \
+        load_dataset("spirals", seed=0, n_samples=600).X_train.shape
+    with pytest.raises(ValueError, match="2-D sets"):
+        load_dataset("digits", n_samples=100)

@@ -129,3 +129,18 @@ def test_lsuv_gives_unit_variance_pre_activations(rng):
     w = net.weights[1].astype(np.float64)
     gram = w.T @ w
     np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0, atol=1e-5)
+
+
+def test_with_parameter_sets_the_one_number_of_an_initializer():
+    from initreg.init import PARAMETER, with_parameter
+    assert with_parameter("he") == "he" and with_parameter("orthogonal") == "orthogonal"
+    assert with_parameter("orthogonal", 2.0) == ir.init.orthogonal(gain=2.0)
+    assert with_parameter("constant", -0.5) == ir.init.constant(value=-0.5)
+    for name, keyword in PARAMETER.items():
+        assert with_parameter(name, 0.25).params == {keyword: 0.25}
+    with pytest.raises(ValueError, match="has no parameter"):
+        with_parameter("he", 2.0)
+    with pytest.raises(ValueError):
+        with_parameter("normal", -1.0)
+    with pytest.raises(ValueError, match="unknown initializer"):
+        with_parameter("glorious", 1.0)

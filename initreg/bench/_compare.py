@@ -24,7 +24,9 @@ Also: the fused update alone on a 64M-element float32 buffer (GB/s against
 an in-place NumPy subtract and the naive NumPy expression), two models
 trained in two threads against one, and (``--only models``) many small
 models trained at once against one after another, JAX and torch.func
-(initreg/bench/_models.py).  Install PyTorch's CPU build with
+(initreg/bench/_models.py), and (``--only playground``) the live page's
+steps and frames per second (initreg/bench/_playground.py).  Install
+PyTorch's CPU build with
 ``pip install torch==2.13.0``.
 """
 from __future__ import annotations
@@ -398,7 +400,8 @@ def main(argv=None):
     parser.add_argument("--threads", default="1,2", help="BLAS thread counts (default 1,2)")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--only", default="steps,update,threads")
+    parser.add_argument("--only", default="steps,update,threads",
+                        help="of steps, update, threads, models, playground")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"),
                         help="precision of the step comparison")
     parser.add_argument("--optimizers", default="sgd",
@@ -465,6 +468,11 @@ def main(argv=None):
                                   [int(k) for k in args.model_counts.split(",")])
         out["models"] = res
         _models.print_models(res)
+    if "playground" in only:
+        from initreg.bench import _playground
+        res = _playground.time_playground(lambda: blas_threads(1))
+        out["playground"] = res
+        _playground.print_playground(res)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -143,7 +143,7 @@ class Data:
         return int(max(self.y_train.max(), self.y_test.max()) + 1)
 
 
-def load_dataset(spec, *, seed=0, test_size=0.25, n_train=None):
+def load_dataset(spec, *, seed=0, test_size=0.25, n_train=None, n_samples=None, noise=None):
     """A :class:`Data` from a name or arrays.
 
     spec : a name of :data:`initreg.datasets.DATASETS` ("digits", the
@@ -154,6 +154,9 @@ def load_dataset(spec, *, seed=0, test_size=0.25, n_train=None):
     n_train : int or None
         Keep only this many training samples (stratified), to make
         over-fitting -- and what regularization does about it -- visible.
+    n_samples, noise : for a 2-D set of :data:`initreg.datasets.PLANES`, how
+        many points to draw and their noise (:func:`initreg.datasets.make_plane`);
+        None keeps the generator's default.
 
     Features are standardized with the training part's statistics: the
     initialization derivations assume zero-mean, unit-variance inputs.
@@ -178,6 +181,12 @@ def load_dataset(spec, *, seed=0, test_size=0.25, n_train=None):
         X, y = _ds.load_npz(path) if spec.startswith("npz:") else _ds.load_csv(path)
         Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size=test_size, seed=seed,
                                                   stratify=True)
+    elif spec in _ds.PLANES:
+        name = spec
+        X, y = _ds.make_plane(spec, 600 if n_samples is None else n_samples, noise=noise,
+                              seed=seed)
+        Xtr, Xte, ytr, yte = _ds.train_test_split(X, y, test_size=test_size, seed=seed,
+                                                  stratify=True)
     elif spec in _ds.DATASETS:
         name = spec
         X, y = _ds.DATASETS[spec](seed=seed)
@@ -186,6 +195,9 @@ def load_dataset(spec, *, seed=0, test_size=0.25, n_train=None):
     else:
         raise ValueError(f"unknown dataset {spec!r}; use one of {', '.join(_ds.DATASETS)}, "
                          "'mnist:DIR', 'npz:PATH', 'csv:PATH' or (X, y)")
+    if (n_samples is not None or noise is not None) and name not in _ds.PLANES:
+        raise ValueError(f"n_samples and noise apply to the 2-D sets ({', '.join(_ds.PLANES)}), "
+                         f"not to {name}")
     ytr, yte = np.asarray(ytr), np.asarray(yte)
     if ytr.dtype.kind not in "iu" or min(ytr.min(), yte.min()) < 0:
         raise ValueError(f"dataset {name}: the experiments need integer class labels 0..k-1")
