@@ -464,15 +464,29 @@ def test_two_threads_on_one_session_are_serialized_by_its_queue(session):
 
     def hammer(i):
         for j in range(50):
-            s.submit({"type": "config", "config": {"training": {"lr": 0.01 + 0.001 * (i + j)}}})
-            s.submit({"type": "control", "action": "play" if j % 2 else "pause"})
+            with contextlib.suppress(ConfigError):  # beyond MAX_PENDING: dropped
+                s.submit({"type": "config",
+                          "config": {"training": {"lr": 0.01 + 0.001 * (i + j)}}})
+                s.submit({"type": "control", "action": "play" if j % 2 else "pause"})
 
     threads = [threading.Thread(target=hammer, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    end = time.monotonic() + 10
+    while s._inbox.qsize() and time.monotonic() < end:  # the session catches up
+        time.sleep(0.01)
     s.submit({"type": "control", "action": "pause"})
     s.submit({"type": "config", "config": {"training": {"lr": 0.777}}})
     s.inbox.wait("config", where=lambda m: m["config"]["training"]["lr"] == 0.777)
     assert s.optimizers[0].lr == 0.777 and s.error is None
+
+
+def test_a_flooding_page_is_told_to_slow_down():
+    s = _session.Session(Inbox())  # not started: nothing drains its queue
+    for _ in range(_session.MAX_PENDING):
+        s.submit({"type": "control", "action": "step"})
+    with pytest.raises(ConfigError, match="still waiting") as info:
+        s.submit({"type": "control", "action": "step"})
+    assert info.value.field == "message"

@@ -2,6 +2,7 @@
 chromium-driver, which .ci/run installs), against a server on a free
 loopback port: what a person does with it, checked in the page."""
 import shutil
+import struct
 import time
 
 import numpy as np
@@ -62,6 +63,15 @@ def wait_for(driver, script, timeout=20):
             return value
         time.sleep(0.05)
     raise AssertionError(f"not true within {timeout} s: {script}")
+
+
+def wait_file(path, timeout=20):
+    """Wait for a download: the browser writes a .crdownload file and renames
+    it into place when it is complete."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not path.exists():
+        time.sleep(0.05)
+    assert path.exists(), f"{path.name} was not downloaded"
 
 
 def set_field(driver, field, value):
@@ -130,13 +140,18 @@ def test_download_the_model_and_load_it(page):
     target = page.downloads / "initreg-playground.npz"
     target.unlink(missing_ok=True)
     page.find_element("id", "dl-model").click()
-    end = time.monotonic() + 20
-    while time.monotonic() < end and not target.exists():
-        time.sleep(0.1)
-    time.sleep(0.3)  # the browser renames the finished file into place
+    wait_file(target)
     net, opt = ir.load_checkpoint(target)
     assert list(net.layer_sizes) == [2, 8, 8, 2] and opt.steps == 1
     assert np.isfinite(net.parameters).all()
+    png = page.downloads / "initreg-playground.png"
+    png.unlink(missing_ok=True)
+    page.find_element("id", "dl-png").click()
+    wait_file(png)
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", head[16:24])
+    assert width == 900 and height > 400  # the views, composed into one picture
     page.find_element("id", "dl-recipe").click()
     recipe = wait_for(page, 'return !document.getElementById("recipe-box").hidden && '
                             'document.getElementById("recipe").textContent')

@@ -39,17 +39,20 @@ class _Tab:
     def __init__(self, loop):
         self.loop = loop
         self.queue = asyncio.Queue()
-        self.frames = 0  # frames queued and not yet sent
+        self.frames = 0  # frames queued and not yet sent (touched on the loop only)
 
     def publish(self, message):  # called from the worker thread
+        try:
+            self.loop.call_soon_threadsafe(self._put, message)
+        except RuntimeError:  # the loop has closed: the server is stopping
+            pass
+
+    def _put(self, message):
         if message.get("type") == "frame":
             if self.frames >= _MAX_QUEUED_FRAMES:
                 return  # the page is behind: it gets the next one
             self.frames += 1
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, message)
-        except RuntimeError:  # the loop has closed: the server is stopping
-            pass
+        self.queue.put_nowait(message)
 
 
 async def _index(request):

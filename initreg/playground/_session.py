@@ -38,6 +38,9 @@ HIST_BINS = 41
 #: The longest a frame's loss curves grow before they are thinned to half.
 CURVE_POINTS = 600
 
+#: Messages a session holds before it refuses more (a page flooding it).
+MAX_PENDING = 256
+
 #: What the page may send: type -> the fields it must carry.
 MESSAGE_TYPES = {
     "config": {"config"},
@@ -123,7 +126,13 @@ class Session:
         return self
 
     def submit(self, message):
-        """A message checked by :func:`check_message`, for the worker."""
+        """A message checked by :func:`check_message`, for the worker.  A
+        page that sends faster than the session keeps up is told so: beyond
+        :data:`MAX_PENDING` waiting messages, ConfigError and the message
+        is dropped."""
+        if self._inbox.qsize() >= MAX_PENDING:
+            raise ConfigError("message", f"{MAX_PENDING} messages are still waiting; this one "
+                                         "was dropped (send fewer)")
         self._inbox.put(message)
 
     def stop(self, timeout=5.0):

@@ -171,9 +171,13 @@ function drawFrame(f) {
 
 function boundaryCanvases(n) {
   const box = $("boundaries");
-  if (box.children.length !== n) {
+  const width = box.clientWidth;
+  if (box.children.length !== n || box.dataset.width !== String(width)) {
     box.innerHTML = "";
-    const size = n === 1 ? 400 : n <= 4 ? 198 : 131;
+    box.dataset.width = width;
+    // one large plane, or a grid of up to four across that fits the column
+    const across = n === 1 ? 1 : n <= 4 ? 2 : Math.min(4, Math.max(3, Math.floor(width / 150)));
+    const size = Math.min(n === 1 ? 400 : 200, Math.floor((width - 4 * (across - 1)) / across) - 2);
     for (let k = 0; k < n; k++) {
       const figure = document.createElement("figure");
       const canvas = document.createElement("canvas");
