@@ -29,6 +29,8 @@ class EarlyStopping:
     restore_best : bool
         Put back the parameters of the best epoch when training ends.
 
+    Notes
+    -----
     Needs ``validation_data`` in :meth:`~initreg.MLP.fit`.  Sets
     ``history.best_epoch`` and ``history.stopped_early``.
     """

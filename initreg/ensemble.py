@@ -64,6 +64,8 @@ class Ensemble:
     activation, bias_init, output, dtype, leaky_slope
         As :class:`~initreg.MLP`'s, shared by every model.
 
+    Notes
+    -----
     Use :meth:`from_models` to train models you already have.  ``ens[k]``
     (or ``ens.models[k]``) is model k, an :class:`~initreg.MLP`: its
     parameters, ``predict``, ``save`` are those of that model, kept current

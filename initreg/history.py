@@ -32,7 +32,9 @@ HIST_EDGES = np.linspace(-1.0, 1.0, 101)
 class History(Serializable):
     """What happened during :meth:`initreg.MLP.fit`, epoch by epoch.
 
-    Attributes (E = completed epochs, S = optimisation steps, L = layers)
+    Shapes below: E completed epochs, S optimisation steps, L layers.
+
+    Attributes
     ----------
     loss : (E,)
         Mean data loss over the epoch's batches (running: the weights change
@@ -66,9 +68,10 @@ class History(Serializable):
         (:class:`initreg.EarlyStopping`); ``best_epoch`` is the epoch whose
         parameters it restored.
 
-    When training stops early
-    -------------------------
-    This is the contract every other part of initreg refers to.
+    Notes
+    -----
+    When training stops early -- this is the contract every other part of
+    initreg refers to:
 
     - :meth:`~initreg.MLP.fit`, a non-finite loss or an update that would
       overflow: the model and its optimizer's state go back to where they

@@ -56,6 +56,14 @@ def save_figure(fig, path, dpi=110):
 # ---- signal propagation -------------------------------------------------------
 
 def plot_signal(r):
+    """Figures of a :class:`~initreg.experiments.SignalResult`.
+
+    ``signal_histograms_<activation>``: the activation histogram of every
+    layer, one panel per initializer (Glorot & Bengio 2010, Fig. 6 style);
+    ``signal_std_<activation>``: the activation and back-propagated gradient
+    std per layer, measured (band over seeds) against the mean-field and
+    linear predictions.
+    """
     figs = {}
     n = len(r.inits)
     fig, axes = _figure(1, n, width=3.0, height=2.8, sharey=False)
@@ -112,6 +120,15 @@ def _viridis(n):
 # ---- initialization training ------------------------------------------------------
 
 def plot_initialization(r):
+    """Figures of an :class:`~initreg.experiments.InitializationResult`.
+
+    ``init_curves_<dataset>``: training loss and test accuracy per epoch,
+    one band (over seeds) per initializer; ``init_layer_stats_<dataset>``:
+    each layer's activation and gradient std over training, one column per
+    initializer, titled with its number of distinct units; and, for a 2-D
+    dataset, ``init_boundaries_<dataset>``: each initializer's decision
+    boundary.
+    """
     figs = {}
     epochs = np.arange(1, r.epochs + 1)
     fig, axes = _figure(1, 2, width=4.8, height=3.6)
@@ -165,6 +182,9 @@ def plot_initialization(r):
 
 
 def plot_depth(r):
+    """Figure of a :class:`~initreg.experiments.DepthResult`: ``depth``, test
+    accuracy against the number of hidden layers, one panel per activation
+    and one band (over seeds) per initializer."""
     fig, axes = _figure(1, len(r.activations), width=4.2, height=3.4, sharey=True)
     for a, act in enumerate(r.activations):
         ax = axes[0, a]
@@ -182,6 +202,14 @@ def plot_depth(r):
 # ---- regularization ---------------------------------------------------------------
 
 def plot_regularization(r, lam_index=None):
+    """Figures of a :class:`~initreg.experiments.RegularizationResult`.
+
+    ``reg_histograms``: the trained weights' histograms with L1 and with L2
+    against none, at one strength (``lam_index`` into ``r.lambdas``; default
+    :meth:`~initreg.experiments.RegularizationResult.showcase_lambda_index`);
+    ``reg_sweep``: the fraction of weights exactly 0, the train and test
+    accuracy and the weight norm against lambda, per penalty.
+    """
     figs = {}
     li = r.showcase_lambda_index() if lam_index is None else lam_index
     lam = r.lambdas[li]
@@ -226,6 +254,10 @@ def plot_regularization(r, lam_index=None):
 
 
 def plot_landscape(r):
+    """Figure of a :class:`~initreg.experiments.LandscapeResult`:
+    ``landscape``, contours of J + lambda*|w|_1 and of J + lambda*|w|_2^2 over
+    the two weights, with the unit balls and the optimum's path as lambda
+    grows."""
     fig, axes = _figure(1, 2, width=4.6, height=4.4)
     W1, W2 = np.meshgrid(r.grid_w1, r.grid_w2)
     levels = np.quantile(r.cost, np.linspace(0.002, 0.6, 14))
@@ -269,6 +301,14 @@ def _circle(radius):
 
 
 def plot_weight_decay(r):
+    """Figures of a :class:`~initreg.experiments.WeightDecayResult`.
+
+    ``weight_decay_grid``: test error over learning rate x strength, one
+    panel per method, the best strength of each learning rate marked and
+    the slope of their line in the title; ``adam_l1``: for the three ways of
+    applying L1 under Adam, the fraction of weights exactly 0 and the test
+    accuracy against the L1 strength.
+    """
     figs = {}
     n = len(r.methods)
     fig, axes = _figure(1, n, width=3.3, height=3.2)
@@ -320,6 +360,13 @@ WEIGHT_COLORS = {"gaussian": "#1f77b4", "orthogonal": "#d62728"}
 
 
 def plot_isometry(r):
+    """Figures of an :class:`~initreg.experiments.IsometryResult`.
+
+    ``isometry_spectra``: histograms of the Jacobian's singular values
+    (log10) at initialization, per activation and depth, Gaussian against
+    orthogonal weights; ``isometry_moments``: the mean and variance of
+    their squares against depth.
+    """
     figs = {}
     centers = 0.5 * (r.log10_edges[1:] + r.log10_edges[:-1])
     shown = sorted({0, len(r.depths) // 2, len(r.depths) - 1})
@@ -375,6 +422,9 @@ def _log_edges(values):
 
 
 def plot_trainability(r):
+    """Figure of a :class:`~initreg.experiments.TrainabilityResult`:
+    ``trainability``, test accuracy over sigma_w^2 x depth, with the
+    mean-field 6 xi_c line and the critical point drawn over it."""
     mean = np.nanmean(r.accuracy, axis=-1)
     fig, axes = _figure(1, 1, width=6.0, height=4.2)
     ax = axes[0, 0]
@@ -398,6 +448,10 @@ def plot_trainability(r):
 
 
 def plot_deep_linear(r):
+    """Figure of a :class:`~initreg.experiments.DeepLinearResult`:
+    ``deep_linear``, epochs to the loss threshold against depth, orthogonal
+    against Gaussian weights, and the training loss per epoch at the largest
+    depth."""
     fig, axes = _figure(1, 2, width=4.4, height=3.4)
     epochs = r.epochs_to_threshold
     deepest = len(r.depths) - 1

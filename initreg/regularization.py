@@ -10,9 +10,9 @@ formulas of the deeplearning.ai notes with lambda = l1 or l2.
 
 Other libraries state the same idea with other constants:
 
-==========================  ======================================  =======================
-library                     their setting                           initreg
-==========================  ======================================  =======================
+===========================  ======================================  ==========================
+library                      their setting                           initreg
+===========================  ======================================  ==========================
 PyTorch ``torch.optim.SGD``  ``weight_decay=wd`` adds ``wd * w``     ``l2 = wd / 2``
                              to the gradient
 Keras ``regularizers.L2``    ``L2(l2)`` adds ``l2 * sum w**2``       ``l2 = l2``
@@ -23,7 +23,7 @@ scikit-learn ``MLP*``        ``alpha`` adds                          ``l2 = alph
 scikit-learn ``SGD*``        ``alpha, l1_ratio=r`` adds ``alpha *``  ``l1 = alpha r``,
                              ``(r |w|_1 + (1 - r) / 2 |w|_2^2)``,    ``l2 = alpha (1 - r) / 2``
                              per sample
-==========================  ======================================  =======================
+===========================  ======================================  ==========================
 
 For scikit-learn's ``MLPClassifier`` the n is the batch size during
 minibatch training (its loss is averaged per batch), the training-set size for
@@ -41,13 +41,13 @@ __all__ = ["l1_penalty", "l2_penalty", "l2_from_torch_weight_decay",
 
 
 def l1_penalty(weights, l1):
-    """l1 * sum |w| over a list of weight arrays."""
+    """``l1 * sum |w|`` over a list of weight arrays."""
     l1 = check_float(l1, "l1", low=0)
     return l1 * float(sum(np.abs(np.asarray(w, dtype=np.float64)).sum() for w in weights))
 
 
 def l2_penalty(weights, l2):
-    """l2 * sum w**2 over a list of weight arrays."""
+    """``l2 * sum w**2`` over a list of weight arrays."""
     l2 = check_float(l2, "l2", low=0)
     return l2 * float(sum((np.asarray(w, dtype=np.float64) ** 2).sum() for w in weights))
 

@@ -429,14 +429,31 @@ def run_report(dataset="digits", *, out="initreg-report", quick=False, seed=0, f
                progress=True, only=None):
     """Run the experiments and write the report into ``out``.
 
-    dataset : "digits" (default, embedded), "spirals", "mnist:DIR", "npz:PATH", ...
+    Parameters
+    ----------
+    dataset : str
+        "digits" (default, embedded), "spirals", "mnist:DIR", "npz:PATH", ...
         (see :func:`initreg.experiments.load_dataset`).
-    quick : fewer seeds, epochs and depths (seconds instead of a minute or two).
-    force : overwrite the report files of an existing, non-empty ``out``.
-    only : names of the sections to run (default: all of :data:`EXPERIMENTS`).
+    out : str or path
+        The report's directory.
+    quick : bool
+        Fewer seeds, epochs and depths (seconds instead of a minute or two).
+    seed : int
+        The first seed of every experiment.
+    force : bool
+        Overwrite the report files of an existing, non-empty ``out``.
+    progress : bool
+        A progress bar over the sections.
+    only : list of str or None
+        Names of the sections to run (default: all of :data:`EXPERIMENTS`).
 
-    Returns ``(path_of_report_html, errors)`` where errors maps a failed
-    section to its traceback; the others are written regardless.
+    Returns
+    -------
+    path : path
+        The report's ``report.html``.
+    errors : dict
+        Maps a failed section to its traceback; the others are written
+        regardless.
     """
     from initreg.plotting import save_figure  # needs matplotlib: fail before any work
 

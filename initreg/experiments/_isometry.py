@@ -118,17 +118,28 @@ def isometry(*, activations=("linear", "tanh", "relu"), weights=("gaussian", "or
     ``width`` units per layer and up to ``depth`` layers, at initialization,
     for every activation and weight distribution.
 
-    gains : None (each activation's :func:`critical_gain` at ``s_b2``), a
+    Parameters
+    ----------
+    gains : None, float or sequence of float
+        None (each activation's :func:`critical_gain` at ``s_b2``), a
         number, or one per activation.
-    s_b2 : the variance of the biases, N(0, s_b2).  A small one puts tanh's
+    s_b2 : float
+        The variance of the biases, N(0, s_b2).  A small one puts tanh's
         critical point at a small q*, where it is close to linear.
-    depths : the depths measured (default: about a dozen from 1 to ``depth``).
-        A network of depth L has L layers of width x width, each followed by
-        the activation; the Jacobian of the last layer's activations is
-        computed by :meth:`initreg.MLP.jacobian` (float64) on ``n_samples``
-        Gaussian inputs scaled to the fixed point q*, and its singular
-        values by LAPACK (``scipy.linalg.svdvals``, batched).
-    Returns an :class:`IsometryResult`.
+    depths : sequence of int or None
+        The depths measured (default: about a dozen from 1 to ``depth``).
+
+    Returns
+    -------
+    IsometryResult
+
+    Notes
+    -----
+    A network of depth L has L layers of width x width, each followed by
+    the activation; the Jacobian of the last layer's activations is
+    computed by :meth:`initreg.MLP.jacobian` (float64) on ``n_samples``
+    Gaussian inputs scaled to the fixed point q*, and its singular values by
+    LAPACK (``scipy.linalg.svdvals``, batched).
     """
     start = time.perf_counter()
     acts = [_activation(a) for a in activations]

@@ -29,8 +29,8 @@ class RegularizationResult(Result):
     """One model per (penalty, lambda, seed).
 
     Arrays [penalty, lambda, seed]: train_acc, test_acc, gap (train - test
-    accuracy), zero_fraction (weights exactly 0), small_fraction (|w| < eps),
-    l1_norm (sum |w|), l2_norm (sqrt sum w^2), diverged.  hist [penalty,
+    accuracy), zero_fraction (weights exactly 0), small_fraction (``|w| < eps``),
+    l1_norm (``sum |w|``), l2_norm (``sqrt(sum w**2)``), diverged.  hist [penalty,
     lambda, bin]: the first seed's weights (all layers) on hist_edges.  The
     "none" row repeats one unregularized run for every lambda.
     """

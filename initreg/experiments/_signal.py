@@ -131,8 +131,8 @@ class SignalResult(Result):
     Arrays indexed [init, seed, layer] (I inits, S seeds, L hidden layers):
     act_mean, act_std, act_second_moment, pre_std (of Z), grad_std (of
     dLoss/dZ), saturated (fraction of activations within 1% of the ends of
-    a bounded activation's range: |a| > 0.98 for tanh, a outside [0.01, 0.99]
-    for sigmoid; NaN otherwise), dead (fraction of ReLU units zero on the
+    a bounded activation's range: ``|a| > 0.98`` for tanh, ``a`` outside
+    [0.01, 0.99] for sigmoid; NaN otherwise), dead (fraction of ReLU units zero on the
     whole batch; NaN otherwise).  Predictions [init, seed, layer]:
     pred_linear_std (pre-activation std, linear recursion), pred_mf_pre_std,
     pred_mf_act_std, pred_mf_grad_std (mean field).  hist [init, layer, bin]

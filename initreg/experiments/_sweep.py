@@ -19,6 +19,8 @@ __all__ = ["sweep", "sweep_training", "SweepResult", "grid_configs"]
 class SweepResult:
     """The runs of :func:`sweep`.
 
+    Attributes
+    ----------
     records : list of dict
         ``{**config, "seed": seed, "result": fn(**config, seed=seed)}`` in grid
         order (the grid's keys vary like nested loops, the last fastest), then
@@ -27,6 +29,7 @@ class SweepResult:
     grid : dict
         The grid's values, per key, in order.
     seeds : list of int
+        The seeds, in order.
     """
 
     records: list
@@ -148,6 +151,8 @@ def sweep(fn, grid, *, seeds=(0,), executor=None, max_workers=None, progress=Fal
     SweepResult
         ``records`` in grid order, then seed order.
 
+    Notes
+    -----
     Ctrl-C (KeyboardInterrupt) cancels the runs not yet started, waits for
     the ones running, hands their records to ``on_result``, and is raised
     again.

@@ -79,14 +79,22 @@ def trainability(dataset="digits", *, activation="tanh", s_w2=None, s_b2=0.01,
     momentum 0.9 at the learning rate ``lr / depth``, and record its test
     accuracy.
 
-    s_w2 : default 13 values from a third of the critical s_w2 to four times
+    Parameters
+    ----------
+    s_w2 : array of float or None
+        Default: 13 values from a third of the critical s_w2 to four times
         it, geometrically spaced, and the critical one.
-    lr : the learning rate of a one-layer network; a network of depth L
+    lr : float
+        The learning rate of a one-layer network; a network of depth L
         trains at lr / L, as the gradient's norm grows with the depth (a
         step that suits 4 layers diverges at 100).
-    trains : the test accuracy from which a cell counts as trained.
-    Returns a :class:`TrainabilityResult`, with the mean-field xi_c of every
-    s_w2 to draw 6 xi_c over it.
+    trains : float
+        The test accuracy from which a cell counts as trained.
+
+    Returns
+    -------
+    TrainabilityResult
+        With the mean-field xi_c of every s_w2, to draw 6 xi_c over it.
     """
     act = _activation(activation)
     s_b2 = check_float(s_b2, "s_b2", low=0)

@@ -114,12 +114,20 @@ def initialization(dataset="digits", *, inits=("zeros", "small", "xavier", "glor
                    executor=None, progress=False):
     """Train one model per initializer (and seed) on ``dataset``.
 
-    dataset : see :func:`initreg.experiments.load_dataset` ("digits",
-        "spirals", ...); standardized features.
-    hidden : hidden layer widths.
-    Returns an :class:`InitializationResult` with loss and accuracy curves,
-    per-layer activation / gradient std over training, the number of distinct
-    units per hidden layer, and (2-D data) decision boundaries.
+    Parameters
+    ----------
+    dataset : str, tuple or Data
+        See :func:`initreg.experiments.load_dataset` ("digits", "spirals",
+        ...); standardized features.
+    hidden : tuple of int
+        Hidden layer widths.
+
+    Returns
+    -------
+    InitializationResult
+        Loss and accuracy curves, per-layer activation / gradient std over
+        training, the number of distinct units per hidden layer, and (2-D
+        data) decision boundaries.
     """
     data = load_dataset(dataset, seed=seed)
     sizes = [data.n_features, *hidden, data.n_classes]

@@ -195,14 +195,22 @@ def weight_decay(dataset="digits", *, methods=tuple(METHODS),
     """Train every method on a grid of learning rate x strength, and Adam with
     each L1 mode over ``l1s``.
 
-    lrs : the SGD methods' learning rates; the Adam methods use
+    Parameters
+    ----------
+    lrs : tuple of float
+        The SGD methods' learning rates; the Adam methods use
         ``lr * adam_lr_scale`` (Adam's steps are of size ~lr whatever the
         gradient, so it needs smaller ones), and the result lists SGD's.
-    strengths : the lambdas: ``l2 = lambda`` for the L2 methods, a decay
-        of ``lambda`` per step (``weight_decay = lambda / lr``) for the
+    strengths : tuple of float
+        The lambdas: ``l2 = lambda`` for the L2 methods, a decay of
+        ``lambda`` per step (``weight_decay = lambda / lr``) for the
         decoupled ones; each below 1.
-    n_train : training samples kept, so that regularization matters.
-    Returns a :class:`WeightDecayResult`.
+    n_train : int
+        Training samples kept, so that regularization matters.
+
+    Returns
+    -------
+    WeightDecayResult
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
