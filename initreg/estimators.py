@@ -41,7 +41,7 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 class _BaseMLP(BaseEstimator):
     """Shared parameters and training of the two estimators."""
 
-    _output = None
+    _output: str | None = None
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", init="auto",
                  solver="adam", l1=0.0, l2=0.0, weight_decay=0.0, l1_mode=DEFAULT_L1_MODE,

@@ -3,6 +3,7 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self, disjoint_base
 
 HYPER_COLUMNS: tuple[str, ...]
 LANE_BYTES: int
@@ -17,6 +18,7 @@ class EnsembleEpoch(NamedTuple):
     steps: int
     batch_losses: npt.NDArray[np.float64]
 
+@disjoint_base
 class EnsembleNetwork:
     is_f64: bool
     dtype: np.dtype
@@ -28,15 +30,15 @@ class EnsembleNetwork:
     grads: npt.NDArray[np.floating]
     buffers: dict[str, npt.NDArray[np.floating]]
     hyper: npt.NDArray[np.float64]
-    def __init__(
-        self,
+    def __new__(
+        cls,
         layer_sizes: Sequence[int],
         activations: Sequence[int],
         slopes: Sequence[float],
         loss: int,
         double: bool,
         n_models: int,
-    ) -> None: ...
+    ) -> Self: ...
     def set_kinds(self, n_sgd: int, n_adam: int) -> None: ...
     def workspace_bytes(self, rows: int, own_inputs: bool = ...) -> int: ...
     def train_epoch(

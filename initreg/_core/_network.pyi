@@ -3,6 +3,7 @@ from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self, disjoint_base
 
 OK: int
 DIVERGED: int
@@ -23,6 +24,7 @@ class EpochTotals(NamedTuple):
     steps: int
     pending: BaseException | None
 
+@disjoint_base
 class OptimizerState:
     n_params: int
     n_weights: int
@@ -32,7 +34,7 @@ class OptimizerState:
     lr: float
     steps: int
     cum_u: float
-    def __init__(self, n_params: int, n_weights: int, double: bool) -> None: ...
+    def __new__(cls, n_params: int, n_weights: int, double: bool) -> Self: ...
     @property
     def busy(self) -> bool: ...
     def acquire(self) -> None: ...
@@ -63,20 +65,21 @@ class OptimizerState:
     ) -> None: ...
     def load_buffer(self, name: str, values: npt.ArrayLike) -> None: ...
 
+@disjoint_base
 class Network:
     is_f64: bool
     dtype: np.dtype
     params: npt.NDArray[np.floating]
     grads: npt.NDArray[np.floating]
     token: int
-    def __init__(
-        self,
+    def __new__(
+        cls,
         layer_sizes: Sequence[int],
         activations: Sequence[int],
         slopes: Sequence[float],
         loss: int,
         double: bool,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def n_weights(self) -> int: ...
     @property
