@@ -36,6 +36,8 @@ BAD_UPDATES = [
     ({"data": {"noise": float("nan")}}, "data.noise"),
     ({"data": {"noise": "0.1"}}, "data.noise"),
     ({"data": {"seed": -1}}, "data.seed"),
+    ({"data": {"seed": 10 ** 400}}, "data.seed"),
+    ({"training": {"lr": -10 ** 400}}, "training.lr"),
     ({"network": {"hidden": [8] * 7}}, "network.hidden"),
     ({"network": {"hidden": [65]}}, "network.hidden[0]"),
     ({"network": {"hidden": [8, None]}}, "network.hidden[1]"),
@@ -98,6 +100,7 @@ def test_every_choice_the_page_lists_is_accepted():
     ('{"type": "download", "what": "model", "path": "/tmp/x"}', "download"),
     ('{"type": "focus", "index": 99}', "focus.index"),
     ('{"type": "speed", "steps_per_second": -5}', "speed.steps_per_second"),
+    ('{"type": "focus", "index": ' + "9" * 400 + "}", "focus.index"),
     ("[" * 100000, "message"),
 ])
 def test_malformed_messages_are_refused(text, field):
@@ -146,6 +149,8 @@ def session():
 
 def _steps(s, n, start=0):
     """n single steps from the page; waits for the frame that shows them."""
+    if not n:
+        return
     for _ in range(n):
         s.submit({"type": "control", "action": "step"})
     s.inbox.wait("frame", where=lambda m: m["step"] == start + n)
@@ -250,46 +255,87 @@ def test_a_frame_has_every_view(session):
         pytest.approx([a.std() for a in trace.activations], rel=1e-5)
     assert [sum(layer["histogram"]) for layer in f["layers"]] == [16, 64, 16]
     assert f["network"]["sizes"] == [2, 8, 8, 2]
-    assert f["steps_per_second"] > 0
+    assert f["steps_per_second"] == 0  # paused (the frames while playing said > 0)
 
 
 def test_reset_restores_the_same_weights_and_reseed_new_ones(session):
     s = session
-    first = s.models[0].parameters.copy()
+    first, run = s.models[0].parameters.copy(), s.run
     _steps(s, 5)
     assert not np.array_equal(s.models[0].parameters, first)
     s.submit({"type": "control", "action": "reset"})
-    s.inbox.wait("frame", where=lambda m: m["fresh"] and m["step"] == 0)
+    s.inbox.wait("frame", where=lambda m: m["run"] == run + 1 and m["step"] == 0)
     assert np.array_equal(s.models[0].parameters, first)
     s.submit({"type": "control", "action": "reseed"})
     c = s.inbox.wait("config")
     assert c["config"]["network"]["seed"] != 0
-    s.inbox.wait("frame", where=lambda m: m["fresh"])
+    s.inbox.wait("frame", where=lambda m: m["run"] == run + 2)
     assert not np.array_equal(s.models[0].parameters, first)
 
 
-def test_compare_trains_on_the_model_axis_like_separate_fits(session):
-    s = session
+def _compare_and_check_recipes(s, compare, n_models, **more):
+    """Train a comparison at full speed for a few epochs, with a Step before
+    Play, then check every model against the fit of its own recipe."""
     s.submit({"type": "config", "config": {
         "data": {"n_samples": 100}, "network": {"hidden": [4]},
-        "training": {"batch_size": 25},
-        "compare": {"vary": "init", "values": ["zeros", "xavier", "he"]}}})
+        "training": {"batch_size": 25, **more}, "compare": compare}})
     s.inbox.wait("config")
-    assert s.ensemble is not None and len(s.models) == 3
+    assert len(s.models) == n_models
     s.submit({"type": "speed", "steps_per_second": 0})
+    s.submit({"type": "control", "action": "step"})
     s.submit({"type": "control", "action": "play"})
-    s.inbox.wait("frame", where=lambda m: m["epoch"] >= 3)
-    s.submit({"type": "control", "action": "pause"})
-    f = s.inbox.wait("frame", where=lambda m: not m["running"])
-    epochs = f["epoch"]
-    assert [m["label"] for m in f["models"]] == ["init = zeros", "init = xavier", "init = he"]
-    for k in range(3):
+    s.inbox.wait("frame", where=lambda m: m["epoch"] >= 4)
+    f = _pause(s)
+    _steps(s, -f["step"] % s._steps_per_epoch(), start=f["step"])  # to a whole epoch
+    assert s.position == 0 and s._ensemble is not None  # the model axis trained them
+    for k in range(n_models):
         text = _recipe(s, k)
-        assert f"--epochs {epochs}" in text
+        assert f"--epochs {s.epoch}" in text
         net = _run_recipe(text)["net"]
         np.testing.assert_allclose(net.parameters, s.models[k].parameters, rtol=1e-5,
                                    atol=1e-6)
-    assert np.all(s.models[0].weights[0] == 0)  # zero init never breaks the symmetry
+    return f
+
+
+def test_compare_trains_on_the_model_axis_like_separate_fits(session):
+    f = _compare_and_check_recipes(session, {"vary": "init",
+                                             "values": ["zeros", "xavier", "he"]}, 3)
+    assert [m["label"] for m in f["models"]] == ["init = zeros", "init = xavier", "init = he"]
+    assert np.all(session.models[0].weights[0] == 0)  # zero init never breaks the symmetry
+
+
+def test_eight_compared_optimizers_train_in_lanes_like_separate_fits(session):
+    values = ["sgd", "adam", "adamw", "sgd", "adam", "adamw", "sgd", "adam"]
+    _compare_and_check_recipes(session, {"vary": "optimizer", "values": values}, 8,
+                               l1=1e-3, l1_mode="cumulative", lr=0.01)
+    assert ir.ensemble.lanes_pay([2, 4, 2], 8, np.float32)
+    kinds = [type(o).__name__ for o in session.optimizers]
+    assert kinds == ["SGD", "Adam", "AdamW"] * 2 + ["SGD", "Adam"]
+    assert [o.l1_mode for o in session.optimizers[:3]] == ["cumulative", "proximal", "proximal"]
+
+
+@pytest.mark.parametrize("update, field", [
+    ({"training": {"optimizer": "adam"}, "compare": {"vary": "momentum", "values": [0, 0.9]}},
+     "compare.vary"),
+    ({"network": {"init": "he"}, "compare": {"vary": "init_param", "values": [1, 2]}},
+     "compare.vary"),
+    ({"training": {"optimizer": "adam"},
+      "compare": {"vary": "l1_mode", "values": ["proximal", "cumulative"]}},
+     "compare.values[1]"),
+])
+def test_a_comparison_of_identical_models_is_refused(update, field):
+    with pytest.raises(ConfigError) as info:
+        merge(DEFAULTS, update)
+    assert info.value.field == field
+
+
+def test_a_split_that_leaves_out_a_class_is_refused(session):
+    s = session
+    s.submit({"type": "config", "config": {"data": {"name": "blobs", "n_samples": 20,
+                                                    "test_fraction": 0.9}}})
+    e = s.inbox.wait("error")
+    assert e["field"] == "data.n_samples" and "leave a class out" in e["message"]
+    assert s.config["data"]["name"] == "spirals" and s.data.n_classes == 2
 
 
 def test_the_model_download_loads(session, tmp_path):
@@ -314,6 +360,79 @@ def test_divergence_pauses_and_says_so(session):
     assert f["models"][0]["train_loss"] is None and f["layers"] == []  # no NaN in the JSON
     json.dumps(f, allow_nan=False)
     assert np.all(s.models[0].parameters == np.float32(3e38))  # the step was not applied
+    steps = s.steps
+    s.submit({"type": "control", "action": "play"})
+    assert "every model diverged" in s.inbox.wait("error")["message"]
+    assert s.steps == steps and not s.running
+
+
+def test_divergence_while_playing_stops_and_the_page_hears_of_it(session):
+    s = session
+    s.submit({"type": "speed", "steps_per_second": 0})
+    s.submit({"type": "control", "action": "play"})
+    s.inbox.wait("frame", where=lambda m: m["running"] and m["step"] > 100)
+    s.submit({"type": "config", "config": {"training": {"lr": 10.0, "momentum": 0.99,
+                                                        "l2": 1.0}}})
+    f = s.inbox.wait("frame", where=lambda m: not m["running"], timeout=30)
+    assert f["models"][0]["diverged"] and f["steps_per_second"] == 0
+    assert s.error is None and s.alive
+
+
+def test_huge_but_finite_weights_are_drawn(session):
+    s = session
+    _steps(s, 1)
+    s.models[0].parameters[:16] = 3e38  # the first layer's weights, near float32's maximum
+    s.submit({"type": "focus", "index": 0})  # any message: a new frame
+    f = s.inbox.wait("frame", where=lambda m: m["step"] == 1 and m["layers"])
+    assert [sum(layer["histogram"]) for layer in f["layers"]] == [16, 64, 16]
+    assert f["layers"][0]["range"] == pytest.approx(3e38, rel=1e-6)
+    assert s.error is None
+
+
+def test_the_speed_limit_holds(session):
+    s = session
+    s.submit({"type": "speed", "steps_per_second": 100})
+    s.submit({"type": "control", "action": "play"})
+    first = s.inbox.wait("frame", where=lambda m: m["running"])
+    start = time.monotonic()
+    time.sleep(1.5)
+    for _ in range(20):  # messages between steps do not speed it up
+        s.submit({"type": "focus", "index": 0})
+    time.sleep(1.5)
+    f = _pause(s)
+    rate = (f["step"] - first["step"]) / (time.monotonic() - start)
+    assert 60 < rate < 120, rate  # 100 a second, give or take the machine's load
+    s.submit({"type": "speed", "steps_per_second": 2})
+    s.submit({"type": "control", "action": "play"})
+    s.inbox.wait("frame", where=lambda m: m["running"])
+    time.sleep(2.0)
+    g = _pause(s)
+    assert 1 <= g["step"] - f["step"] <= 7  # below a step a frame: 2 a second, not 15
+
+
+def test_a_pause_at_the_limits_is_quick_and_a_closed_session_ends_soon():
+    """The largest comparison a page may ask for, at full speed: pausing,
+    and stopping, take well under the seconds a closed tab is allowed."""
+    inbox = Inbox()
+    s = _session.Session(inbox, config={
+        "data": {"n_samples": 2000}, "network": {"hidden": [64] * 6},
+        "training": {"batch_size": 512},
+        "compare": {"vary": "l1", "values": [0, 1e-5, 1e-4, 1e-3, 2e-3, 3e-3, 1e-2, 2e-2]}})
+    s.start()
+    inbox.wait("frame")
+    s.submit({"type": "speed", "steps_per_second": 0})
+    s.submit({"type": "control", "action": "play"})
+    inbox.wait("frame", where=lambda m: m["running"] and m["step"] > 3, timeout=60)
+    start = time.monotonic()
+    s.submit({"type": "control", "action": "pause"})
+    inbox.wait("frame", where=lambda m: not m["running"], timeout=30)
+    paused = time.monotonic() - start
+    s.submit({"type": "control", "action": "play"})
+    inbox.wait("frame", where=lambda m: m["running"])
+    start = time.monotonic()
+    assert s.stop(timeout=10)
+    stopped = time.monotonic() - start
+    assert paused < 3 and stopped < 3, (paused, stopped)
 
 
 def test_a_stopped_session_frees_its_models():
@@ -427,6 +546,53 @@ def test_a_closed_tab_stops_its_session_and_sessions_are_bounded(server):
     while time.monotonic() < end and (app[SESSIONS] or any(t.is_alive() for t in threads)):
         time.sleep(0.05)
     assert not app[SESSIONS] and not any(t.is_alive() for t in threads)
+
+
+def test_another_sites_page_and_another_host_name_are_refused(server):
+    import urllib.error
+    import urllib.request
+
+    import aiohttp
+    url, app = server
+    port = url.rsplit(":", 1)[1].strip("/")
+
+    async def connect(headers):
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(url + "ws", headers=headers) as ws:
+                return json.loads((await ws.receive(timeout=10)).data)["type"]
+
+    assert asyncio.run(connect({"Origin": f"http://127.0.0.1:{port}"})) == "hello"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        asyncio.run(connect({"Origin": "https://evil.example"}))
+    assert info.value.status == 403
+    request = urllib.request.Request(url, headers={"Host": f"evil.example:{port}"})
+    with pytest.raises(urllib.error.HTTPError) as info:  # DNS rebinding
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 403
+
+
+def test_a_page_that_falls_behind_gets_the_newest_frame_not_a_backlog():
+    from initreg.playground._server import MAX_BEHIND, _Outbox
+
+    async def scenario():
+        box = _Outbox(asyncio.get_running_loop())
+        for i in range(45):
+            box.put({"type": "frame", "step": i})
+        box.put({"type": "data", "n": 1})
+        box.put({"type": "error", "message": "first"})
+        box.put({"type": "config", "n": 1})
+        box.put({"type": "download", "what": "model"})
+        box.put({"type": "config", "n": 2})
+        sent = box.take()
+        assert [m["type"] for m in sent] == ["data", "error", "download", "config", "frame"]
+        assert sent[-1]["step"] == 44 and sent[-2]["n"] == 2 and box.take() == []
+        for i in range(MAX_BEHIND):
+            box.put({"type": "error", "message": str(i)})
+        assert not box.overflowed
+        box.put({"type": "error", "message": "one too many"})
+        assert box.overflowed  # a page that reads nothing is disconnected
+
+    asyncio.run(scenario())
 
 
 def test_running_binds_loopback_and_warns_for_other_hosts():

@@ -144,6 +144,7 @@ def test_download_the_model_and_load_it(page):
     net, opt = ir.load_checkpoint(target)
     assert list(net.layer_sizes) == [2, 8, 8, 2] and opt.steps == 1
     assert np.isfinite(net.parameters).all()
+    assert np.array_equal(ir.MLP.load(target).parameters, net.parameters)
     png = page.downloads / "initreg-playground.png"
     png.unlink(missing_ok=True)
     page.find_element("id", "dl-png").click()
@@ -169,6 +170,10 @@ def test_a_malformed_message_shows_an_error_and_the_server_survives(page):
     page.execute_script('playground.socket.send(JSON.stringify({type: "config", config: '
                         '{network: {hidden: Array(500).fill(64)}}}));')
     wait_for(page, 'return playground.errors.some(e => e.field === "network.hidden")')
+    # a field name no input has (quotes and brackets too) is shown, not looked up
+    page.execute_script('playground.socket.send(JSON.stringify({type: "config", config: '
+                        '{data: {\'x"] [y\': 1}}}));')
+    wait_for(page, "return playground.errors.some(e => e.field.startsWith('data.x'))")
     set_field(page, "training.lr", "0.1")  # and the session goes on
     wait_for(page, "return playground.config.training.lr === 0.1")
     page.find_element("id", "step").click()

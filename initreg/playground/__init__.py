@@ -1,6 +1,6 @@
 """The initreg playground: a page that trains small networks live in the
-browser -- data on a plane, every initializer, SGD/Adam/AdamW, L1 (three
-modes), L2 and weight decay, changed while training runs -- and shows the
+browser -- data on a plane, every initializer, SGD/Adam/AdamW, L1 (each
+mode), L2 and weight decay, changed while training runs -- and shows the
 decision boundary, the loss curves, each layer's activation and gradient
 spread, the weight histograms with their exact zeros, and the network.
 
@@ -15,31 +15,20 @@ the page cannot name a file, and downloads are made in memory.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import threading
 import warnings
 import webbrowser
 
+from initreg.playground._config import is_loopback
+
 __all__ = ["serve", "running"]
-
-_LOOPBACK = ("localhost",)
-
-
-def _is_loopback(host):
-    if host in _LOOPBACK:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 def _check(host, port):
     if not isinstance(host, str) or not host:
         raise ValueError(f"host must be an address or a name, got {host!r}")
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port must be 0 (any free port) to 65535, got {port!r}")
-    if not _is_loopback(host):
+    if not is_loopback(host):
         warnings.warn(f"serving on {host}: anyone who can reach this port can use the "
                       "playground (it trains on this machine's CPU)", UserWarning,
                       stacklevel=3)
@@ -62,7 +51,7 @@ def serve(host="127.0.0.1", port=8000, *, open_browser=False, max_sessions=8):
     from initreg.playground._server import make_app
 
     _check(host, port)
-    app = make_app(max_sessions)
+    app = make_app(max_sessions, loopback_only=is_loopback(host))
 
     async def main():
         runner = web.AppRunner(app, handle_signals=False)
@@ -87,7 +76,7 @@ def running(host="127.0.0.1", port=0, *, max_sessions=8):
     from initreg.playground._server import make_app
 
     _check(host, port)
-    with _in_thread(make_app(max_sessions), host, port) as url:
+    with _in_thread(make_app(max_sessions, loopback_only=is_loopback(host)), host, port) as url:
         yield url
 
 
@@ -107,7 +96,7 @@ def _in_thread(app, host, port):
         try:
             loop.run_until_complete(runner.setup())
             loop.run_until_complete(web.TCPSite(runner, host, port).start())
-        except OSError as exc:
+        except BaseException as exc:  # noqa: BLE001 -- raised in the caller's thread
             failed.append(exc)
         ready.set()
         if not failed:

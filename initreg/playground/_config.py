@@ -12,8 +12,11 @@ each of which may be partial: missing fields keep their current values
 from __future__ import annotations
 
 import copy
+import ipaddress
 import math
 import numbers
+
+import numpy as np
 
 from initreg import init as _init
 from initreg._vocabulary import ACTIVATIONS, L1_MODES
@@ -55,9 +58,22 @@ class ConfigError(ValueError):
         self.field = field
 
 
+def is_loopback(host):
+    """Whether ``host`` (a name or an address, without a port) is this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _number(value, field, low, high, *, integer=False, low_open=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(field, f"must be a number, got {type(value).__name__}")
+    if isinstance(value, int) and abs(value) > 2 ** 53:  # JSON integers have no bound
+        raise ConfigError(field, f"must be in [{low}, {high}], got a {len(str(value))}-digit "
+                                 "number")
     if integer and not float(value).is_integer():
         raise ConfigError(field, f"must be a whole number, got {value}")
     value = int(value) if integer else float(value)
@@ -104,10 +120,14 @@ def _check_network(n):
     return out
 
 
+def l1_modes(kind):
+    """The L1 modes of the optimizer ``kind``."""
+    return tuple(m for m, v in L1_MODES.items() if kind in v.optimizers)
+
+
 def _check_training(t):
     kind = _choice(t["optimizer"], "training.optimizer", tuple(OPTIMIZERS))
-    modes = tuple(m for m, v in L1_MODES.items()
-                  if ("adam" if kind != "sgd" else "sgd") in v.optimizers)
+    modes = l1_modes(kind)
     out = {"optimizer": kind,
            "lr": _number(t["lr"], "training.lr", 0.0, 10.0, low_open=True),
            "momentum": _number(t["momentum"], "training.momentum", 0.0, 0.999),
@@ -129,11 +149,19 @@ def _check_compare(c, config):
     vary = _choice(vary, "compare.vary", COMPARABLE)
     if not isinstance(values, list) or not 2 <= len(values) <= LIMITS["max_compare"]:
         raise ConfigError("compare.values", f"must list 2 to {LIMITS['max_compare']} values")
+    # a comparison whose models would all be the same one is refused
+    if vary == "momentum" and config["training"]["optimizer"] != "sgd":
+        raise ConfigError("compare.vary", "momentum is SGD's; the optimizer is "
+                                          f"{config['training']['optimizer']}")
+    if vary == "init_param" and config["network"]["init"] not in _init.PARAMETER:
+        raise ConfigError("compare.vary", f"initializer {config['network']['init']!r} has no "
+                                          "parameter")
     for i, v in enumerate(values):  # each value must make a valid configuration
         part = "network" if vary in NETWORK_FIELDS else "training"
         trial = copy.deepcopy(config)
         trial[part][vary] = v
-        _fit_l1_mode(trial["training"])
+        if vary == "optimizer":  # the L1 mode follows, as when the page switches
+            _fit_l1_mode(trial["training"])
         try:
             (_check_network if part == "network" else _check_training)(trial[part])
         except ConfigError as exc:
@@ -144,9 +172,9 @@ def _check_compare(c, config):
 def _fit_l1_mode(training):
     """An L1 mode the optimizer does not have becomes "proximal" (both have
     it): switching between SGD and Adam keeps a valid configuration."""
-    kind = "sgd" if training.get("optimizer") == "sgd" else "adam"
     mode = L1_MODES.get(training.get("l1_mode"))
-    if mode is not None and kind not in mode.optimizers:
+    if mode is not None and training.get("optimizer") in OPTIMIZERS and \
+            training["optimizer"] not in mode.optimizers:
         training["l1_mode"] = "proximal"
 
 
@@ -183,8 +211,15 @@ def make_data(d):
     (standardized), exactly what ``initreg train`` loads with the same
     settings."""
     from initreg.experiments import load_dataset
-    return load_dataset(d["name"], seed=d["seed"], test_size=d["test_fraction"],
+    data = load_dataset(d["name"], seed=d["seed"], test_size=d["test_fraction"],
                         n_samples=d["n_samples"], noise=d["noise"])
+    if len(np.unique(data.y_train)) < data.n_classes or \
+            len(np.unique(data.y_test)) < data.n_classes:
+        raise ConfigError("data.n_samples", f"{d['n_samples']} points split "
+                                            f"{1 - d['test_fraction']:.2f} : "
+                                            f"{d['test_fraction']:.2f} leave a class out of "
+                                            "one part; draw more points")
+    return data
 
 
 def init_value(network):
@@ -222,7 +257,8 @@ def varied(config):
     for v in c["values"]:
         one = copy.deepcopy(config)
         one["network" if c["vary"] in NETWORK_FIELDS else "training"][c["vary"]] = v
-        _fit_l1_mode(one["training"])
+        if c["vary"] == "optimizer":
+            _fit_l1_mode(one["training"])
         out.append(one)
     return out
 
@@ -232,7 +268,5 @@ def choices():
     modes per optimizer), and the name of each initializer's one number."""
     return {"data.name": list(PLANES), "network.activation": list(ACTIVATIONS),
             "network.init": list(_init.names()), "training.optimizer": list(OPTIMIZERS),
-            "training.l1_mode": {kind: [m for m, v in L1_MODES.items()
-                                        if ("sgd" if kind == "sgd" else "adam") in v.optimizers]
-                                 for kind in OPTIMIZERS},
+            "training.l1_mode": {kind: list(l1_modes(kind)) for kind in OPTIMIZERS},
             "compare.vary": list(COMPARABLE), "init_parameter": dict(_init.PARAMETER)}

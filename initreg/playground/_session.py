@@ -35,8 +35,6 @@ GRID = 64
 TRACE_SAMPLES = 256
 #: Bins of a layer's weight histogram.
 HIST_BINS = 41
-#: The longest a frame's loss curves grow before they are thinned to half.
-CURVE_POINTS = 600
 
 #: Messages a session holds before it refuses more (a page flooding it).
 MAX_PENDING = 256
@@ -114,10 +112,33 @@ class Session:
         self._inbox = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="initreg-playground", daemon=True)
-        self.running = False
+        self._running = False
+        self._restart_clocks()
+        self._dirty = True
         self.focus = 0
         self.speed = 0.0  # steps a second at most; 0: as fast as it trains
+        self.run = 0  # counts the (re)builds: a frame of a new run starts new curves
+        self.steps_per_second = 0.0
         self.error = None  # an exception that ended the worker
+
+    @property
+    def running(self):
+        return self._running
+
+    @running.setter
+    def running(self, value):
+        if value != self._running:
+            self._running = value
+            self._dirty = True  # the page hears of every start and stop
+            self._restart_clocks()
+            if not value:
+                self.steps_per_second = 0.0
+
+    def _restart_clocks(self):
+        """The speed limit's allowance and the steps/s measurement start now."""
+        now = time.perf_counter()
+        self._tokens, self._tokens_at = 1.0, now
+        self._rate_from = (now, getattr(self, "steps", 0))
 
     # -- the server's side ------------------------------------------------------------
 
@@ -158,20 +179,31 @@ class Session:
                 if self._stop.is_set():
                     break
                 if self.running:
-                    budget = max(next_frame - time.perf_counter(), 0.0)
-                    if self.speed:  # this frame's share of the steps, then wait
-                        self._train_steps(max(1, round(self.speed * FRAME_INTERVAL)))
-                        self._handle_messages(block=True, until=next_frame)
-                    else:
-                        self._train_for(budget)
+                    self._guarded(self._train_until, next_frame)
                 now = time.perf_counter()
                 if self._dirty or (self.running and now >= next_frame):
-                    self._send_frame()
+                    self._guarded(self._send_frame)
                     next_frame = now + FRAME_INTERVAL
+                if self.running and self.speed:  # wait for the next step's turn
+                    wake = min(next_frame, now + max(1 - self._tokens, 0) / self.speed)
+                    self._handle_messages(block=True, until=wake)
         except Exception as exc:  # noqa: BLE001 -- shown in the page, never lost
             self.error = exc
-            self._publish({"type": "error", "field": None,
+            self._publish({"type": "error", "field": None, "fatal": True,
                            "message": f"the session stopped: {type(exc).__name__}: {exc}"})
+
+    def _guarded(self, work, *args):
+        """Run ``work``; an unexpected error pauses training and is shown in
+        the page, and the session goes on."""
+        try:
+            work(*args)
+        except ConfigError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            self.running = False
+            self._dirty = True
+            self._publish({"type": "error", "field": None,
+                           "message": f"{type(exc).__name__}: {exc} (training paused)"})
 
     def _handle_messages(self, block, until=None):
         """The messages waiting; with ``block``, wait for one (until
@@ -181,7 +213,7 @@ class Session:
             timeout = 0.25 if until is None else until - time.perf_counter()
             if timeout <= 0:
                 timeout = None
-        while True:
+        while not self._stop.is_set():
             try:
                 message = self._inbox.get(timeout=timeout) if timeout else \
                     self._inbox.get_nowait()
@@ -191,7 +223,7 @@ class Session:
             if message is None:
                 return
             try:
-                self._handle(message)
+                self._guarded(self._handle, message)
             except ConfigError as exc:
                 self._publish({"type": "error", "field": exc.field, "message": str(exc)})
 
@@ -210,24 +242,29 @@ class Session:
             self._download(message["what"])
         elif kind == "speed":
             self.speed = float(message["steps_per_second"])
-            self._rate_steps, self._rate_time = 0, 0.0
+            self._restart_clocks()
 
     def _configure(self, update):
         old = self.config
         new = _config.merge(old, update)  # raises, and nothing changes
+        data = _config.make_data(new["data"]) if new["data"] != old["data"] else None
         self.config = new
-        if new["data"] != old["data"]:
-            self._build(data=True)
+        if data is not None:
+            self._build(data=data)
         elif new["network"] != old["network"] or new["compare"] != old["compare"] or \
                 new["training"]["optimizer"] != old["training"]["optimizer"]:
             self._build(data=False)
         else:  # settings of the optimizers only: applied at the next step, state kept
             for opt, one in zip(self.optimizers, _config.varied(new)):
                 opt.set(**_config.optimizer_settings(one["training"]))
+            self.diverged = [False] * len(self.models)  # new settings: every model trains
         self._publish({"type": "config", "config": new})
 
     def _control(self, action):
         if action == "play":
+            if all(self.diverged):
+                raise ConfigError("control.action", "every model diverged: press Reset, or "
+                                                    "change a training setting")
             self.running = True
         elif action == "pause":
             self.running = False
@@ -248,16 +285,20 @@ class Session:
     # -- building ---------------------------------------------------------------------
 
     def _build(self, data):
+        """New models (and, given ``data`` -- True or a Data already made --
+        new data): a new run."""
         c = self.config
-        if data:
-            self.data = d = _config.make_data(c["data"])
+        if data is not False:
+            self.data = d = _config.make_data(c["data"]) if data is True else data
             lo = np.minimum(d.X_train.min(0), d.X_test.min(0))
             hi = np.maximum(d.X_train.max(0), d.X_test.max(0))
             pad = 0.1 * (hi - lo)
             self.extent = [float(lo[0] - pad[0]), float(hi[0] + pad[0]),
                            float(lo[1] - pad[1]), float(hi[1] + pad[1])]
-            gx = np.linspace(self.extent[0], self.extent[1], GRID)
-            gy = np.linspace(self.extent[3], self.extent[2], GRID)  # top row first
+            # the centres of GRID x GRID cells over the extent, top row first
+            cells = (np.arange(GRID) + 0.5) / GRID
+            gx = self.extent[0] + cells * (self.extent[1] - self.extent[0])
+            gy = self.extent[3] - cells * (self.extent[3] - self.extent[2])
             self.grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2).astype(np.float32)
             n = min(TRACE_SAMPLES, len(d.y_train))
             self.trace_batch = (d.X_train[:n], d.y_train[:n])
@@ -271,13 +312,13 @@ class Session:
                        for one in configs]
         self.optimizers = [_config.make_optimizer(one["training"]) for one in configs]
         self.labels = self._labels()
-        self.ensemble = Ensemble.from_models(self.models) if len(self.models) > 1 else None
         self.focus = min(self.focus, len(self.models) - 1)
         self.epoch, self.position, self.steps, self.order = 0, 0, 0, None
         self.diverged = [False] * len(self.models)
-        self._rate_steps, self._rate_time = 0, 0.0
-        self.steps_per_second = 0.0
-        self._fresh = True
+        self._ensemble, self._epoch_seconds = None, 0.0
+        self.running = False
+        self.run += 1
+        self._restart_clocks()
         self._dirty = True
 
     def _labels(self):
@@ -291,9 +332,15 @@ class Session:
     def _batch_size(self):
         return self.config["training"]["batch_size"]
 
+    def _steps_per_epoch(self):
+        return -(-len(self.data.y_train) // self._batch_size())
+
     def _one_step(self):
-        """One minibatch step of every model, on the next batch of the epoch
-        ``MLP.fit`` would run (models that diverged stay where they are)."""
+        """One minibatch step of every model that has not diverged, on the
+        next batch of the epoch ``MLP.fit`` would run."""
+        if all(self.diverged):
+            self.running = False
+            return
         d, n = self.data, len(self.data.y_train)
         if self.order is None:
             self.order = _fit.epoch_order(self.config["network"]["seed"], self.epoch, n, True)
@@ -317,49 +364,63 @@ class Session:
             m._epochs_trained += 1  # as fit counts them: the next epoch's order
             opt.epoch += 1
 
-    def _train_for(self, budget):
-        """Train until ``budget`` seconds have passed (at least one step)."""
-        start = time.perf_counter()
-        steps = self.steps
-        if self.ensemble is None or self.position:
-            while True:  # single steps (and a comparison's unfinished epoch)
+    def _interrupted(self, deadline):
+        return (time.perf_counter() >= deadline or self._stop.is_set()
+                or not self._inbox.empty() or not self.running)
+
+    def _train_until(self, deadline):
+        """Train until ``deadline`` (perf_counter seconds) or a message
+        arrives -- with a speed limit, only the steps due by now.  Compared
+        models train whole epochs on the model axis of an Ensemble while an
+        epoch takes under a frame (and, with a limit, a frame's allowance
+        holds an epoch); single steps otherwise."""
+        if self.speed:  # a token bucket: speed tokens a second, a frame's worth at most
+            now = time.perf_counter()
+            self._tokens = min(self._tokens + self.speed * (now - self._tokens_at),
+                               max(self.speed * FRAME_INTERVAL, 1.0))
+            self._tokens_at = now
+        while self.running and not (self.speed and self._tokens < 1):
+            per_epoch = self._steps_per_epoch()
+            if len(self.models) > 1 and not self.position and \
+                    self._epoch_seconds < FRAME_INTERVAL and \
+                    (not self.speed or self._tokens >= per_epoch):
+                self._ensemble_epoch()
+                self._tokens -= per_epoch if self.speed else 0
+            else:
                 self._one_step()
-                if not self.running or (self.ensemble is not None and not self.position) \
-                        or time.perf_counter() - start >= budget:
-                    break
-        while self.running and self.ensemble is not None and \
-                time.perf_counter() - start < budget:
-            self._ensemble_epoch()
-        self._count_rate(self.steps - steps, time.perf_counter() - start)
-
-    def _train_steps(self, count):
-        """``count`` single steps (a limited speed), timed like _train_for."""
-        start, steps = time.perf_counter(), self.steps
-        for _ in range(count):
-            if not self.running:
+                self._tokens -= 1 if self.speed else 0
+            if self._interrupted(deadline):
                 break
-            self._one_step()
-        self._count_rate(self.steps - steps, time.perf_counter() - start + FRAME_INTERVAL)
+        self._measure_rate()
 
-    def _count_rate(self, steps, elapsed):
-        self._rate_steps += steps
-        self._rate_time += elapsed
-        if self._rate_time >= (0.5 if self.steps_per_second else 0.1):
-            self.steps_per_second = self._rate_steps / self._rate_time
-            self._rate_steps, self._rate_time = 0, 0.0
+    def _measure_rate(self):
+        """Steps a second over the wall time since the last measurement."""
+        start, steps = self._rate_from
+        elapsed = time.perf_counter() - start
+        if elapsed >= (0.5 if self.steps_per_second else 0.1):
+            self.steps_per_second = (self.steps - steps) / elapsed
+            self._rate_from = (start + elapsed, self.steps)
 
     def _ensemble_epoch(self):
+        """One epoch of every model that has not diverged, in one Ensemble
+        call (rebuilt when a model drops out)."""
+        active = [k for k, gone in enumerate(self.diverged) if not gone]
+        if self._ensemble is None or self._ensemble[0] != active:
+            self._ensemble = (active, Ensemble.from_models([self.models[k] for k in active]))
         d = self.data
-        n = len(d.y_train)
-        histories = self.ensemble.fit(d.X_train, d.y_train, epochs=1,
-                                      batch_size=self._batch_size(),
-                                      optimizer=self.optimizers, streams="shared",
-                                      seed=self.config["network"]["seed"],
-                                      on_divergence="ignore")
-        for k, h in enumerate(histories):
-            self.diverged[k] = self.diverged[k] or h.diverged
+        start = time.perf_counter()
+        histories = self._ensemble[1].fit(
+            d.X_train, d.y_train, epochs=1, batch_size=self._batch_size(),
+            optimizer=[self.optimizers[k] for k in active], streams="shared",
+            seed=self.config["network"]["seed"], on_divergence="ignore")
+        self._epoch_seconds = time.perf_counter() - start
+        for k, h in zip(active, histories):
+            self.diverged[k] = h.diverged
+        for k in set(range(len(self.models))) - set(active):  # the frozen ones keep count
+            self.models[k]._epochs_trained += 1
+            self.optimizers[k].epoch += 1
         self.epoch += 1
-        self.steps += -(-n // self._batch_size())
+        self.steps += self._steps_per_epoch()
         if all(self.diverged):
             self.running = False
 
@@ -382,13 +443,13 @@ class Session:
                            "test_loss": _finite(test_loss), "test_accuracy": test_acc,
                            "zeros": zeros, "n_weights": int(sum(w.size for w in m.weights)),
                            "boundary": _b64(boundary)})
-        frame = {"type": "frame", "fresh": self._fresh, "running": self.running,
+        frame = {"type": "frame", "run": self.run, "running": self.running,
                  "epoch": self.epoch, "step": self.steps,
                  "steps_per_second": round(self.steps_per_second, 1),
                  "models": models, "focus": self.focus, "grid": GRID,
                  "layers": self._layers(self.models[self.focus]),
                  "network": self._network(self.models[self.focus])}
-        self._fresh = self._dirty = False
+        self._dirty = False
         self._publish(frame)
 
     @staticmethod
@@ -403,12 +464,14 @@ class Session:
         histogram (one range for all layers) and the exact zeros."""
         if model.diverged:
             return []
-        trace = model.trace(*self.trace_batch)
+        with np.errstate(all="ignore"):  # huge weights: the spreads say inf, shown as none
+            trace = model.trace(*self.trace_batch)
         weights = model.weights
         top = _largest(weights)
         out = []
         for a, g, w in zip(trace.activations, trace.gradients, weights):
-            counts, _ = np.histogram(w, bins=HIST_BINS, range=(-top, top))
+            # in float64: float32 edges of a range near the float32 maximum overflow
+            counts, _ = np.histogram(w.astype(np.float64), bins=HIST_BINS, range=(-top, top))
             out.append({"activation_std": _finite(a.std(dtype=np.float64)),
                         "gradient_std": _finite(g.std(dtype=np.float64)),
                         "histogram": counts.tolist(), "range": top,
@@ -437,21 +500,23 @@ class Session:
                            "mime": "application/octet-stream",
                            "data": base64.b64encode(data).decode("ascii")})
         else:
-            text = recipe(_config.varied(self.config)[k], self.epoch)
+            text = recipe(_config.varied(self.config)[k], self.epoch, self.data.n_classes,
+                          self.position)
             self._publish({"type": "download", "what": "recipe",
                            "filename": "initreg-playground.txt", "mime": "text/plain",
                            "text": text})
 
 
-def recipe(config, epochs):
+def recipe(config, epochs, n_classes, unfinished=0):
     """The ``initreg train`` command and the Python code that train the
-    configuration ``config`` (one model's) for ``epochs`` epochs."""
+    configuration ``config`` (one model's) for ``epochs`` epochs;
+    ``unfinished`` samples of the next epoch the page trained are said."""
     d, n, t = config["data"], config["network"], config["training"]
     value = _config.init_value(n)
-    layers = ",".join(map(str, [2, *n["hidden"], _n_classes(d)]))
+    sizes = [2, *n["hidden"], n_classes]
     command = [f"initreg train --dataset {d['name']} --samples {d['n_samples']}",
                f"--noise {d['noise']} --test-fraction {d['test_fraction']}",
-               f"--data-seed {d['seed']} --layers {layers}",
+               f"--data-seed {d['seed']} --layers {','.join(map(str, sizes))}",
                f"--activation {n['activation']} --init {n['init']}"
                + (f" --init-param {value}" if value is not None else ""),
                f"--bias-init {n['bias_init']} --seed {n['seed']}",
@@ -462,25 +527,22 @@ def recipe(config, epochs):
     init = repr(n["init"]) if value is None else \
         f"ir.init.with_parameter({n['init']!r}, {value!r})"
     settings = ", ".join(f"{k}={v!r}" for k, v in _config.optimizer_settings(t).items())
-    kind = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}[t["optimizer"]]
-    python = f'''import initreg as ir
+    python = f"""import initreg as ir
 from initreg.experiments import load_dataset
 
 data = load_dataset({d['name']!r}, seed={d['seed']}, test_size={d['test_fraction']!r},
                     n_samples={d['n_samples']}, noise={d['noise']!r})
-net = ir.MLP([2, {', '.join(map(str, n['hidden'])) + ', ' if n['hidden'] else ''}\
-{_n_classes(d)}], activation={n['activation']!r}, init={init},
+net = ir.MLP({sizes}, activation={n['activation']!r}, init={init},
              bias_init={n['bias_init']!r}, seed={n['seed']})
-opt = ir.{kind}({settings})
+opt = ir.{_config.OPTIMIZERS[t['optimizer']].__name__}({settings})
 history = net.fit(data.X_train, data.y_train, epochs={epochs}, batch_size={t['batch_size']},
                   optimizer=opt, validation_data=(data.X_test, data.y_test))
 print(net.score(data.X_test, data.y_test))
-'''
+"""
+    more = (f"# (The page also trained {unfinished} samples into the next epoch, which\n"
+            "# these do not.)\n") if unfinished else ""
     return ("# The run of the initreg playground with these settings, from its initial\n"
-            f"# weights for the {epochs} whole epochs it trained.  Settings changed while it\n"
-            "# trained are not replayed: these are the settings it has now.\n\n"
+            f"# weights, for the {epochs} whole epochs it trained.\n{more}"
+            "# Settings changed while it trained are not replayed: these are the\n"
+            "# settings it has now.\n\n"
             + " \\\n    ".join(command) + "\n\n" + python)
-
-
-def _n_classes(data_config):
-    return 3 if data_config["name"] == "blobs" else 2

@@ -10,7 +10,7 @@ const CURVE_POINTS = 600;  // a curve longer than this is thinned to half
 
 const state = {
   socket: null, config: null, choices: null, data: null, frames: 0, lastFrame: null,
-  curves: [], errors: [], running: false, downloads: 0,
+  curves: [], run: null, errors: [], running: false,
 };
 window.playground = state;  // for the curious, and for the browser tests
 
@@ -129,10 +129,10 @@ function showError(field, message) {
   box.textContent = message;
   box.hidden = false;
   for (const el of document.querySelectorAll(".invalid")) el.classList.remove("invalid");
-  if (field) {
-    const el = document.querySelector(`[data-field="${field}"]`);
-    if (el) el.classList.add("invalid");
-  }
+  // the field at fault, when it is one of the page's own (the server may
+  // name a field the page never sent, from a message typed by hand)
+  const el = [...document.querySelectorAll("[data-field]")].find((e) => e.dataset.field === field);
+  if (el) el.classList.add("invalid");
 }
 
 function clearError() { $("error").hidden = true; }
@@ -152,8 +152,10 @@ function drawFrame(f) {
   $("epoch").textContent = f.epoch;
   $("stepcount").textContent = f.step;
   $("rate").textContent = Math.round(f.steps_per_second).toLocaleString("en");
-  if (f.fresh) state.curves = f.models.map(() => []);
-  if (state.curves.length !== f.models.length) state.curves = f.models.map(() => []);
+  if (f.run !== state.run || state.curves.length !== f.models.length) {  // a new run
+    state.run = f.run;
+    state.curves = f.models.map(() => []);
+  }
   f.models.forEach((m, k) => {
     const curve = state.curves[k];
     if (curve.length && curve[curve.length - 1].step === f.step) return;
@@ -412,7 +414,6 @@ function saveBlob(blob, filename) {
   document.body.appendChild(a);
   a.click();
   setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
-  state.downloads += 1;
 }
 
 function saveDownload(m) {
