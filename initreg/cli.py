@@ -5,6 +5,7 @@
     initreg sweep GRID_FILE --out DIR [--dask local:N | --scheduler tcp://HOST:PORT]
     initreg bench [--threads 1,2] [--configs ...] [--rounds N] [--json FILE]
     initreg playground [--port 8000] [--host 127.0.0.1] [--open]
+    initreg --version
 
 Exit status: 0 on success, 1 when a run failed (the report keeps what
 finished), 2 for bad arguments or an output directory that would be
