@@ -3,11 +3,13 @@ and their optimizers, takes the page's messages from a queue between steps,
 trains, and publishes frames of what to draw.
 
 Only the worker thread touches the models, so nothing here needs a lock
-beyond the two queues.  One model trains step by step with
+beyond the inbox.  One model trains step by step with
 :meth:`initreg.MLP.step`, on the batches :meth:`initreg.MLP.fit` would use,
-so every change of the page takes effect at the next step; a comparison
-trains its models on the model axis of :class:`initreg.Ensemble`, one
-compiled call per epoch, so a change takes effect at the next epoch.
+so every change of the page takes effect at the next step; compared models
+train a whole epoch at a time with :meth:`initreg.Ensemble.fit` whenever an
+epoch fits in a frame (a change then takes effect at the next epoch), and
+step together otherwise.  Work is cut into pieces no longer than a frame,
+and a waiting message ends the piece early.
 """
 from __future__ import annotations
 
