@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("aiohttp", reason="the playground needs aiohttp (initreg[playground])")
 
 import initreg as ir  # noqa: E402
+from conftest import _env_for_this_initreg  # noqa: E402
 from initreg import cli  # noqa: E402
 from initreg.playground import _config, _in_thread, _session, running  # noqa: E402
 from initreg.playground._config import DEFAULTS, ConfigError, merge  # noqa: E402
@@ -612,9 +613,11 @@ def test_the_command_line_serves_and_stops(tmp_path):
     import sys
     import urllib.request
     proc = subprocess.Popen([sys.executable, "-m", "initreg", "playground", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=_env_for_this_initreg())
     try:
         line = proc.stdout.readline()
+        assert " on http" in line, line + proc.stderr.read()
         url = line.split(" on ")[1].split()[0]
         assert url.startswith("http://127.0.0.1:")
         assert b"initreg playground" in urllib.request.urlopen(url, timeout=10).read()

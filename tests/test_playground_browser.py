@@ -48,7 +48,7 @@ def browser(tmp_path_factory):
 @pytest.fixture
 def page(browser, server):
     browser.get(server)
-    wait_for(browser, "return playground.frames > 0")
+    wait_for(browser, "return typeof playground !== 'undefined' && playground.frames > 0")
     yield browser
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors  # no script error, no failed load, on any page
@@ -56,13 +56,18 @@ def page(browser, server):
 
 def wait_for(driver, script, timeout=20):
     """Poll a JavaScript expression until it is truthy; its value."""
+    from selenium.common.exceptions import JavascriptException
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        value = driver.execute_script(script)
+        try:
+            value = driver.execute_script(script)
+        except JavascriptException:  # the page's script is not there yet
+            value = None
         if value:
             return value
         time.sleep(0.05)
-    raise AssertionError(f"not true within {timeout} s: {script}")
+    raise AssertionError(f"not true within {timeout} s: {script}; the page at "
+                         f"{driver.current_url} shows {driver.page_source[:300]!r}")
 
 
 def wait_file(path, timeout=20):
