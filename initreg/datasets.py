@@ -28,8 +28,8 @@ from initreg._validation import (as_float_array, check_choice, check_float, chec
                                  check_memory)
 
 __all__ = ["load_digits", "make_spirals", "make_moons", "make_circles", "make_blobs",
-           "make_xor", "make_plane", "PLANES", "DATASETS", "load_mnist", "load_npz", "load_csv", "train_test_split",
-           "standardize"]
+           "make_xor", "make_plane", "PLANES", "DATASETS", "load_mnist", "load_npz", "load_csv",
+           "train_test_split", "standardize"]
 
 _DATA = Path(__file__).parent / "data"
 
