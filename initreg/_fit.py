@@ -12,6 +12,7 @@ import contextlib
 import signal
 import threading
 import time
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -118,26 +119,43 @@ def run_epoch(model, plan, state, lr):
     elapsed = time.perf_counter() - start
     if run.status != _network.OK:
         return EpochRecord(run.status, {}, losses[:run.steps], None, None, run.pending)
-    opt = plan.optimizer.hyperparameters()
+    values = epoch_values(model, plan, plan.optimizer.hyperparameters(), run.loss_sum,
+                          run.correct, run.seen, lr, elapsed)
+    layer_stats = weight_hist = None
+    if plan.record:
+        layer_stats = _layer_stats(model, stats, run.seen, run.steps)
+        weight_hist = _weight_histograms(model)
+    return EpochRecord(run.status, values, losses, layer_stats, weight_hist, None)
+
+
+def epoch_values(model, plan, hyper, loss_sum, correct, seen, lr, elapsed):
+    """The per-epoch scalars a History records for ``model`` after an epoch
+    that summed ``loss_sum`` and ``correct`` over ``seen`` samples, with
+    the optimizer's hyperparameters ``hyper``."""
+    engine = model._net
     abs_sum, sq_sum, zeros = engine.penalty(0.0, 0.0)  # one pass over the weights
-    if opt["regularize_bias"]:
+    if hyper["regularize_bias"]:
         abs_sum, sq_sum, _ = engine.penalty(0.0, 0.0, True)
     per_sample = model.layer_sizes[-1] if model.output == "sigmoid" else 1
-    values = {"loss": run.loss_sum / run.seen,
-              "penalty": opt["l1"] * abs_sum + opt["l2"] * sq_sum,
+    values = {"loss": loss_sum / seen,
+              "penalty": hyper["l1"] * abs_sum + hyper["l2"] * sq_sum,
               "accuracy": np.nan if model.output == "linear"
-              else run.correct / (run.seen * per_sample),
+              else correct / (seen * per_sample),
               "lr": lr, "epoch_time": elapsed, "sparsity": zeros / engine.n_weights}
     if plan.validation is not None:
         Xv, tv = plan.validation
         val_loss, val_correct = engine.evaluate(Xv, tv)
         values["val_loss"] = val_loss
         values["val_accuracy"] = np.nan if model.output == "linear" else val_correct / tv.size
-    layer_stats = weight_hist = None
-    if plan.record:
-        layer_stats = _layer_stats(model, stats, run.seen, run.steps)
-        weight_hist = _weight_histograms(model)
-    return EpochRecord(run.status, values, losses, layer_stats, weight_hist, None)
+    return values
+
+
+def report_divergence(message, on_divergence, stacklevel):
+    """What fit does when training diverged: raise, warn or nothing."""
+    if on_divergence == "raise":
+        raise FloatingPointError(message)
+    if on_divergence == "warn":
+        warnings.warn(message, RuntimeWarning, stacklevel=stacklevel + 1)
 
 
 class Snapshot(NamedTuple):

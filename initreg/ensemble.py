@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import warnings
 
 import numpy as np
 
@@ -252,10 +251,7 @@ class Ensemble:
         if diverged:
             message = (f"models {diverged} diverged (non-finite loss); each is back where "
                        "its diverging epoch started (see History); the others trained on")
-            if plan.on_divergence == "raise":
-                raise FloatingPointError(message)
-            if plan.on_divergence == "warn":
-                warnings.warn(message, RuntimeWarning, stacklevel=3)
+            _fit.report_divergence(message, plan.on_divergence, stacklevel=3)
         return histories
 
     def _optimizers_for(self, optimizer):
@@ -349,22 +345,9 @@ class _Run:
 
     def values(self, k, loss, correct, seen, lr, elapsed):
         """Model k's per-epoch scalars, as MLP.fit records them."""
-        m, plan = self.models[k], self.plan
-        h = self.optimizers[k].hyperparameters()
-        engine = m._net
-        abs_sum, sq_sum, zeros = engine.penalty(0.0, 0.0)
-        if h["regularize_bias"]:
-            abs_sum, sq_sum, _ = engine.penalty(0.0, 0.0, True)
-        per_sample = m.layer_sizes[-1] if m.output == "sigmoid" else 1
-        values = {"loss": loss / seen, "penalty": h["l1"] * abs_sum + h["l2"] * sq_sum,
-                  "accuracy": np.nan if m.output == "linear" else correct / (seen * per_sample),
-                  "lr": lr, "epoch_time": elapsed, "sparsity": zeros / engine.n_weights}
-        if plan.validation is not None:
-            Xv, tv = plan.validation
-            val_loss, val_correct = engine.evaluate(Xv, tv)
-            values["val_loss"] = val_loss
-            values["val_accuracy"] = np.nan if m.output == "linear" else val_correct / tv.size
-        return values
+        return _fit.epoch_values(self.models[k], self.plan,
+                                 self.optimizers[k].hyperparameters(), loss, correct, seen,
+                                 lr, elapsed)
 
     def diverge(self, k, epoch):
         self.active[k] = False

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -549,10 +548,7 @@ class MLP:
         if hist.diverged:
             message = (f"training diverged in epoch {hist.diverged_epoch} (non-finite loss); "
                        "the model is back where that epoch started (see History)")
-            if plan.on_divergence == "raise":
-                raise FloatingPointError(message)
-            if plan.on_divergence == "warn":
-                warnings.warn(message, RuntimeWarning, stacklevel=2)
+            _fit.report_divergence(message, plan.on_divergence, stacklevel=2)
         return hist
 
     def _fit_epochs(self, plan, state, hist, callbacks):
