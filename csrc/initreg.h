@@ -186,10 +186,10 @@ int ir_all_finite_f64(const double *x, size_t n);
 #define IR_LANE_L1_OTHER 48 /* SGD's cumulative, Adam's preconditioned */
 void ir_lane_gemm_f32(size_t M, size_t N, size_t P, size_t K, const float *a, size_t a_sm,
                       size_t a_sp, int a_lanes, const float *b, size_t b_sp, size_t b_sn,
-                      float *c, size_t c_sm, size_t c_sn, int accumulate);
+                      float *c, size_t c_sm, size_t c_sn);
 void ir_lane_gemm_f64(size_t M, size_t N, size_t P, size_t K, const double *a, size_t a_sm,
                       size_t a_sp, int a_lanes, const double *b, size_t b_sp, size_t b_sn,
-                      double *c, size_t c_sm, size_t c_sn, int accumulate);
+                      double *c, size_t c_sm, size_t c_sn);
 void ir_lane_softmax_xent_f32(const float *z, const int64_t *labels, float *dz, float *db,
                               size_t rows, size_t n_out, size_t K, float scale, double *loss,
                               int64_t *correct, double *scratch);
@@ -215,18 +215,18 @@ void ir_lane_moments_f64(const double *x, size_t n, size_t K, double *sum, doubl
 int32_t ir_sgd_lane_constants_f32(const ir_sgd_params *p, float *consts, size_t K, size_t k);
 int32_t ir_sgd_lane_constants_f64(const ir_sgd_params *p, double *consts, size_t K, size_t k);
 void ir_sgd_update_lanes_f32(float *w, const float *g, float *v, float *q, size_t rows,
-                             size_t K, size_t k0, size_t k1, const float *consts,
+                             size_t k0, size_t k1, const float *consts,
                              const int32_t *flags, uint32_t *bad);
 void ir_sgd_update_lanes_f64(double *w, const double *g, double *v, double *q, size_t rows,
-                             size_t K, size_t k0, size_t k1, const double *consts,
+                             size_t k0, size_t k1, const double *consts,
                              const int32_t *flags, uint32_t *bad);
 int32_t ir_adam_lane_constants_f32(const ir_adam_params *p, float *consts, size_t K, size_t k);
 int32_t ir_adam_lane_constants_f64(const ir_adam_params *p, double *consts, size_t K, size_t k);
 void ir_adam_update_lanes_f32(float *w, const float *g, float *m, float *v, float *vmax,
-                              size_t rows, size_t K, size_t k0, size_t k1, const float *consts,
+                              size_t rows, size_t k0, size_t k1, const float *consts,
                               const int32_t *flags, uint32_t *bad);
 void ir_adam_update_lanes_f64(double *w, const double *g, double *m, double *v, double *vmax,
-                              size_t rows, size_t K, size_t k0, size_t k1,
+                              size_t rows, size_t k0, size_t k1,
                               const double *consts, const int32_t *flags, uint32_t *bad);
 
 #ifdef __cplusplus

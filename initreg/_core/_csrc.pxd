@@ -106,10 +106,10 @@ cdef extern from "initreg.h" nogil:
         IR_LANE_ACTIVE
     void ir_lane_gemm_f32(size_t M, size_t N, size_t P, size_t K, const float *a, size_t a_sm,
                           size_t a_sp, int a_lanes, const float *b, size_t b_sp, size_t b_sn,
-                          float *c, size_t c_sm, size_t c_sn, int accumulate)
+                          float *c, size_t c_sm, size_t c_sn)
     void ir_lane_gemm_f64(size_t M, size_t N, size_t P, size_t K, const double *a,
                           size_t a_sm, size_t a_sp, int a_lanes, const double *b, size_t b_sp,
-                          size_t b_sn, double *c, size_t c_sm, size_t c_sn, int accumulate)
+                          size_t b_sn, double *c, size_t c_sm, size_t c_sn)
     void ir_lane_softmax_xent_f32(const float *z, const int64_t *labels, float *dz, float *db,
                                   size_t rows, size_t n_out, size_t K, float scale,
                                   double *loss, int64_t *correct, double *scratch)
@@ -138,20 +138,20 @@ cdef extern from "initreg.h" nogil:
     int32_t ir_sgd_lane_constants_f64(const ir_sgd_params *p, double *consts, size_t K,
                                    size_t k)
     void ir_sgd_update_lanes_f32(float *w, const float *g, float *v, float *q, size_t rows,
-                                 size_t K, size_t k0, size_t k1, const float *consts,
+                                 size_t k0, size_t k1, const float *consts,
                                  const int32_t *flags, uint32_t *bad)
     void ir_sgd_update_lanes_f64(double *w, const double *g, double *v, double *q,
-                                 size_t rows, size_t K, size_t k0, size_t k1,
+                                 size_t rows, size_t k0, size_t k1,
                                  const double *consts, const int32_t *flags, uint32_t *bad)
     int32_t ir_adam_lane_constants_f32(const ir_adam_params *p, float *consts, size_t K,
                                     size_t k)
     int32_t ir_adam_lane_constants_f64(const ir_adam_params *p, double *consts, size_t K,
                                     size_t k)
     void ir_adam_update_lanes_f32(float *w, const float *g, float *m, float *v, float *vmax,
-                                  size_t rows, size_t K, size_t k0, size_t k1,
+                                  size_t rows, size_t k0, size_t k1,
                                   const float *consts, const int32_t *flags, uint32_t *bad)
     void ir_adam_update_lanes_f64(double *w, const double *g, double *m, double *v,
-                                  double *vmax, size_t rows, size_t K, size_t k0, size_t k1,
+                                  double *vmax, size_t rows, size_t k0, size_t k1,
                                   const double *consts, const int32_t *flags, uint32_t *bad)
 
 
@@ -283,14 +283,12 @@ cdef inline void moments(const floating *x, size_t n, double *sum,
 
 cdef inline void lane_gemm(size_t M, size_t N, size_t P, size_t K, const floating *a,
                            size_t a_sm, size_t a_sp, int a_lanes, const floating *b,
-                           size_t b_sp, size_t b_sn, floating *c, size_t c_sm, size_t c_sn,
-                           int accumulate) noexcept nogil:
+                           size_t b_sp, size_t b_sn, floating *c, size_t c_sm,
+                           size_t c_sn) noexcept nogil:
     if floating is float:
-        ir_lane_gemm_f32(M, N, P, K, a, a_sm, a_sp, a_lanes, b, b_sp, b_sn, c, c_sm, c_sn,
-                         accumulate)
+        ir_lane_gemm_f32(M, N, P, K, a, a_sm, a_sp, a_lanes, b, b_sp, b_sn, c, c_sm, c_sn)
     else:
-        ir_lane_gemm_f64(M, N, P, K, a, a_sm, a_sp, a_lanes, b, b_sp, b_sn, c, c_sm, c_sn,
-                         accumulate)
+        ir_lane_gemm_f64(M, N, P, K, a, a_sm, a_sp, a_lanes, b, b_sp, b_sn, c, c_sm, c_sn)
 
 
 cdef inline void lane_softmax_xent(const floating *z, const int64_t *labels, floating *dz,
@@ -341,13 +339,13 @@ cdef inline int32_t sgd_lane_constants(const ir_sgd_params *p, floating *consts,
 
 
 cdef inline void sgd_update_lanes(floating *w, const floating *g, floating *v, floating *q,
-                                  size_t rows, size_t K, size_t k0, size_t k1,
+                                  size_t rows, size_t k0, size_t k1,
                                   const floating *consts, const int32_t *flags,
                                   uint32_t *bad) noexcept nogil:
     if floating is float:
-        ir_sgd_update_lanes_f32(w, g, v, q, rows, K, k0, k1, consts, flags, bad)
+        ir_sgd_update_lanes_f32(w, g, v, q, rows, k0, k1, consts, flags, bad)
     else:
-        ir_sgd_update_lanes_f64(w, g, v, q, rows, K, k0, k1, consts, flags, bad)
+        ir_sgd_update_lanes_f64(w, g, v, q, rows, k0, k1, consts, flags, bad)
 
 
 cdef inline int32_t adam_lane_constants(const ir_adam_params *p, floating *consts,
@@ -359,13 +357,13 @@ cdef inline int32_t adam_lane_constants(const ir_adam_params *p, floating *const
 
 
 cdef inline void adam_update_lanes(floating *w, const floating *g, floating *m, floating *v,
-                                   floating *vmax, size_t rows, size_t K, size_t k0,
+                                   floating *vmax, size_t rows, size_t k0,
                                    size_t k1, const floating *consts, const int32_t *flags,
                                    uint32_t *bad) noexcept nogil:
     if floating is float:
-        ir_adam_update_lanes_f32(w, g, m, v, vmax, rows, K, k0, k1, consts, flags, bad)
+        ir_adam_update_lanes_f32(w, g, m, v, vmax, rows, k0, k1, consts, flags, bad)
     else:
-        ir_adam_update_lanes_f64(w, g, m, v, vmax, rows, K, k0, k1, consts, flags, bad)
+        ir_adam_update_lanes_f64(w, g, m, v, vmax, rows, k0, k1, consts, flags, bad)
 
 
 cdef inline void lane_norms(const floating *x, size_t n, size_t K, double *abs_sum,

@@ -123,6 +123,19 @@ cdef struct EOpt:
 # side ((n_in, fan_out x L): one GEMM for L models), from this many inputs
 # shared by the models; below it, the lanes' own kernel is faster.
 cdef int BLAS_MIN_INPUTS = 16
+#: The inputs from which the first layer's products go to BLAS, when the
+#: models share one stream of samples.
+BLAS_INPUTS = BLAS_MIN_INPUTS
+# ... in slices of columns of at most this many multiply-adds each: OpenBLAS
+# runs products this small without packing its operands, which costs more
+# than it saves when the batch has a few dozen rows.
+cdef Py_ssize_t BLAS_SLICE = 1 << 19
+
+
+cdef inline Py_ssize_t blas_columns(Py_ssize_t rows, Py_ssize_t inner,
+                                    Py_ssize_t columns) noexcept nogil:
+    """The columns of one slice of the first layer's product."""
+    return min(columns, max(16, BLAS_SLICE // max(rows * inner, 1)))
 
 
 cdef struct Totals:
@@ -178,24 +191,29 @@ cdef void forward(Ens *e, floating *P, int rows) noexcept nogil:
     cdef const floating *inp = <const floating *> e.x
     cdef Py_ssize_t K = e.K
     cdef ELayer *L
+    cdef Py_ssize_t n, j, step
     cdef int l
     for l in range(e.n_layers):
         L = &e.layers[l]
         if l == 0:
             if e.own_inputs:
                 k.lane_gemm(rows, L.fan_out, L.fan_in, K, inp, L.fan_in * K, K, 1,
-                            P + L.w_off, L.fan_out * K, K, A + L.out_off, L.fan_out * K, K, 0)
+                            P + L.w_off, L.fan_out * K, K, A + L.out_off, L.fan_out * K, K)
             elif L.fan_in >= BLAS_MIN_INPUTS:
-                gemm(NoTrans, NoTrans, rows, L.fan_out * K, L.fan_in, <floating> 1, inp,
-                     L.fan_in, P + L.w_off, L.fan_out * K, <floating> 0, A + L.out_off,
-                     L.fan_out * K)
+                n = L.fan_out * K
+                step = blas_columns(rows, L.fan_in, n)
+                j = 0
+                while j < n:
+                    gemm(NoTrans, NoTrans, rows, min(step, n - j), L.fan_in, <floating> 1, inp,
+                         L.fan_in, P + L.w_off + j, n, <floating> 0, A + L.out_off + j, n)
+                    j += step
             else:
                 k.lane_gemm(rows, L.fan_out, L.fan_in, K, inp, L.fan_in, 1, 0,
-                            P + L.w_off, L.fan_out * K, K, A + L.out_off, L.fan_out * K, K, 0)
+                            P + L.w_off, L.fan_out * K, K, A + L.out_off, L.fan_out * K, K)
         else:
             k.lane_gemm(rows, L.fan_out, L.fan_in, K, A + e.layers[l - 1].out_off,
                         L.fan_in * K, K, 1, P + L.w_off, L.fan_out * K, K, A + L.out_off,
-                        L.fan_out * K, K, 0)
+                        L.fan_out * K, K)
         k.bias_activation(A + L.out_off, P + L.b_off, rows, L.fan_out * K, L.activation,
                           <floating> L.slope)
 
@@ -287,18 +305,19 @@ cdef void prepare_step(Ens *e, EOpt *o, floating *consts, bint first) noexcept n
 
 cdef inline void update_block(EOpt *o, Py_ssize_t K, floating *w, const floating *g,
                               Py_ssize_t off, Py_ssize_t rows, bint bias) noexcept nogil:
-    """The update of ``rows`` rows of K lanes at element offset ``off``."""
+    """The update of ``rows`` rows of one block's K = L lanes at element
+    offset ``off``."""
     cdef floating *c = <floating *> o.consts
     cdef int32_t *flags = o.flags_b if bias else o.flags_w
     if o.sgd1 > o.sgd0:
         k.sgd_update_lanes(w + off, g + off, <floating *> o.velocity + off,
-                           <floating *> o.cumq + off, rows, K, o.sgd0, o.sgd1,
+                           <floating *> o.cumq + off, rows, o.sgd0, o.sgd1,
                            c + (k.IR_SGD_LANE_K * K if bias else 0), flags, o.bad)
     if o.adam1 > o.adam0:
         c += 2 * k.IR_SGD_LANE_K * K
         k.adam_update_lanes(w + off, g + off, <floating *> o.exp_avg + off,
                             <floating *> o.exp_avg_sq + off, <floating *> o.vmax + off,
-                            rows, K, o.adam0, o.adam1, c + (k.IR_ADAM_LANE_K * K if bias else 0),
+                            rows, o.adam0, o.adam1, c + (k.IR_ADAM_LANE_K * K if bias else 0),
                             flags, o.bad)
 
 
@@ -312,25 +331,31 @@ cdef void backward(Ens *e, floating *P, int rows, EOpt *o) noexcept nogil:
     cdef Py_ssize_t K = e.K
     cdef ELayer *L
     cdef ELayer *below
+    cdef Py_ssize_t n, j, step
     cdef int l
     for l in range(e.n_layers - 1, -1, -1):
         L = &e.layers[l]
         if l == 0:
             if e.own_inputs:
                 k.lane_gemm(L.fan_in, L.fan_out, rows, K, x, K, L.fan_in * K, 1,
-                            D + L.out_off, L.fan_out * K, K, G + L.w_off, L.fan_out * K, K, 0)
+                            D + L.out_off, L.fan_out * K, K, G + L.w_off, L.fan_out * K, K)
             elif L.fan_in >= BLAS_MIN_INPUTS:
-                gemm(Trans, NoTrans, L.fan_in, L.fan_out * K, rows, <floating> 1, x, L.fan_in,
-                     D + L.out_off, L.fan_out * K, <floating> 0, G + L.w_off, L.fan_out * K)
+                n = L.fan_out * K
+                step = blas_columns(rows, L.fan_in, n)
+                j = 0
+                while j < n:
+                    gemm(Trans, NoTrans, L.fan_in, min(step, n - j), rows, <floating> 1, x,
+                         L.fan_in, D + L.out_off + j, n, <floating> 0, G + L.w_off + j, n)
+                    j += step
             else:
                 k.lane_gemm(L.fan_in, L.fan_out, rows, K, x, 1, L.fan_in, 0,
-                            D + L.out_off, L.fan_out * K, K, G + L.w_off, L.fan_out * K, K, 0)
+                            D + L.out_off, L.fan_out * K, K, G + L.w_off, L.fan_out * K, K)
         else:
             below = &e.layers[l - 1]
             k.lane_gemm(L.fan_in, L.fan_out, rows, K, A + below.out_off, K, L.fan_in * K, 1,
-                        D + L.out_off, L.fan_out * K, K, G + L.w_off, L.fan_out * K, K, 0)
+                        D + L.out_off, L.fan_out * K, K, G + L.w_off, L.fan_out * K, K)
             k.lane_gemm(rows, L.fan_in, L.fan_out, K, D + L.out_off, L.fan_out * K, K, 1,
-                        P + L.w_off, K, L.fan_out * K, D + below.out_off, L.fan_in * K, K, 0)
+                        P + L.w_off, K, L.fan_out * K, D + below.out_off, L.fan_in * K, K)
             k.activation_backward(D + below.out_off, A + below.out_off, rows,
                                   below.fan_out * K, below.activation, <floating> below.slope,
                                   G + below.b_off)
