@@ -37,11 +37,14 @@ __all__ = ["Ensemble", "ENGINES", "lanes_pay"]
 #: compiled call per model), or "auto" (lanes where they are faster).
 ENGINES = ("auto", "lanes", "sequential")
 
-#: "auto" trains in lanes when no layer has more weights than this (per
-#: model) and the models fill at least half a vector of lanes; above it a
-#: model's matrix products are large enough for BLAS to run near peak one
-#: model at a time (docs/performance.md, "Many models at once").
-LANES_MAX_LAYER = 32 * 32
+#: "auto" trains in lanes when no layer that the lanes' own kernel computes
+#: has more weights than this (per model, by dtype); above it a model's
+#: matrix products are large enough for BLAS to run near peak one model at a
+#: time (docs/performance.md, "Many models at once").
+LANES_MAX_LAYER = {"float32": 64 * 64, "float64": 32 * 32}
+#: Up to this many weights in every layer of the lanes' own kernel, half a
+#: vector of models is enough for the lanes to pay.
+LANES_HALF_VECTOR_LAYER = 32 * 32
 
 _COL = {name: i for i, name in enumerate(_ensemble.HYPER_COLUMNS)}
 _STREAMS = ("shared", "per_model")
@@ -186,8 +189,9 @@ class Ensemble:
             them.  "per_model": model k's order is the one
             ``models[k].fit(seed=seed)`` would see (None: its own seed).
         engine : {"auto", "lanes", "sequential"}
-            See :data:`ENGINES`; the result is the same models either way (to
-            rounding: the two sum products in different orders).
+            See :data:`ENGINES` and :func:`lanes_pay`; the result is the same
+            models either way (to rounding: the two sum products in
+            different orders).
 
         Returns
         -------
@@ -225,7 +229,9 @@ class Ensemble:
         optimizers = self._optimizers_for(optimizer)
         seeds = self._seeds(seed, streams)
         if engine == "auto":
-            engine = "lanes" if self._lanes_pay() else "sequential"
+            m = models[0]
+            engine = "lanes" if lanes_pay(m.layer_sizes, len(models), m.dtype, streams) \
+                else "sequential"
         histories = [History() for _ in models]
         if plan.validation is not None:
             for h in histories:
@@ -299,19 +305,51 @@ class Ensemble:
             return [models[0].seed] * len(models)
         return [m.seed for m in models]
 
-    def _lanes_pay(self):
-        m = self._models[0]
-        return lanes_pay(m.layer_sizes, len(self._models), m.dtype)
+
+def lanes_pay(layer_sizes, n_models, dtype, streams="shared"):
+    """Whether ``engine="auto"`` trains these models in lanes.
+
+    In lanes, a first layer of 16 inputs or more that every model reads
+    from one shared stream of samples is one BLAS product over the models'
+    weights side by side; the lanes' own kernel computes every other layer.
+    Lanes pay when none of those has more weights than
+    :data:`LANES_MAX_LAYER` allows for the dtype and the models fill half a
+    vector of lanes (8 float32 models, 4 float64) -- or a whole vector when
+    the first layer goes to BLAS or a layer has more than
+    :data:`LANES_HALF_VECTOR_LAYER` weights: the lanes gain less there, and
+    an empty lane costs as much as a model.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        The models' architecture.
+    n_models : int
+        How many models train together.
+    dtype : dtype
+        float32 or float64.
+    streams : {"shared", "per_model"}
+        As :meth:`Ensemble.fit`'s.
+
+    Returns
+    -------
+    bool
+    """
+    least = lanes_least_models(layer_sizes, dtype, streams)
+    return least is not None and n_models >= least
 
 
-def lanes_pay(layer_sizes, n_models, dtype):
-    """Whether "auto" trains these models in lanes: they fill at least half a
-    vector of lanes and no layer has more than :data:`LANES_MAX_LAYER`
-    weights."""
-    half_vector = _ensemble.LANE_BYTES // np.dtype(dtype).itemsize // 2
+def lanes_least_models(layer_sizes, dtype, streams="shared"):
+    """The fewest models :func:`lanes_pay` trains in lanes: half a vector,
+    a whole one, or None where the lanes never pay."""
+    dtype = np.dtype(dtype)
+    vector = _ensemble.LANE_BYTES // dtype.itemsize
     sizes = list(layer_sizes)
-    return n_models >= half_vector and \
-        max(a * b for a, b in zip(sizes, sizes[1:])) <= LANES_MAX_LAYER
+    blas_first = streams == "shared" and sizes[0] >= _ensemble.BLAS_INPUTS
+    own = list(zip(sizes, sizes[1:]))[1 if blas_first else 0:]
+    if any(a * b > LANES_MAX_LAYER[dtype.name] for a, b in own):
+        return None
+    tiny = not blas_first and all(a * b <= LANES_HALF_VECTOR_LAYER for a, b in own)
+    return vector // 2 if tiny else vector
 
 
 def _architecture(m):

@@ -115,6 +115,31 @@ def test_one_shared_stream_is_mlp_fit_with_that_seed(data):
     assert len(ens.optimizers) == 3 and all(o.steps == 4 * 6 for o in ens.optimizers)
 
 
+@pytest.mark.parametrize("streams", ["shared", "per_model"])
+@pytest.mark.parametrize("sizes, n, batch", [
+    # every remainder of the kernel's 4 x 4 register tiles: rows of 16 and
+    # 10, fan-ins and fan-outs of 20, 7, 5 and 3
+    ([20, 7, 5, 3], 90, 16),
+    # a first layer of 128 shared inputs and 256 rows: BLAS in slices of
+    # columns, the last one short, and a last batch of 44 rows
+    ([128, 7, 5, 3], 300, 256),
+])
+def test_every_shape_of_the_lanes_products_is_mlp_fit(sizes, n, batch, streams):
+    # per_model: each model its own copy of the rows (in one order, seed 3)
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((n, sizes[0])), rng.integers(0, 3, n)
+    opts = lambda: [ir.SGD(lr=0.05, momentum=0.9) for _ in range(10)]  # noqa: E731
+    ens = ir.Ensemble(sizes, range(10), dtype="float64")  # a block and a part
+    ens.fit(X, y, epochs=5, batch_size=batch, optimizer=opts(), engine="lanes", seed=3,
+            streams=streams)
+    for k, (m, opt) in enumerate(zip(ens, opts())):
+        r = ir.MLP(sizes, dtype="float64", seed=k)
+        r.fit(X, y, epochs=5, batch_size=batch, optimizer=opt, seed=3)
+        np.testing.assert_allclose(m.parameters, r.parameters, rtol=0,
+                                   atol=1e-12 * np.abs(r.parameters).max(),
+                                   err_msg=f"model {k}")
+
+
 def test_training_resumes_where_it_stopped(data):
     opts = [ir.Adam(lr=0.01), ir.SGD(lr=0.05, momentum=0.9, l1=1e-3, l1_mode="cumulative")]
     ens = ir.Ensemble(SIZES, [0, 1], dtype="float64")
@@ -270,3 +295,19 @@ def test_ctrl_c_puts_every_model_back_where_the_epoch_began(data):
             np.testing.assert_array_equal(m.parameters, b)
         assert m.history_.interrupted and len(m.history_.batch_loss) == \
             m.history_.n_epochs * -(-len(y) // 32)
+
+
+@pytest.mark.parametrize("sizes, n_models, dtype, streams, lanes", [
+    ([2, 16, 16, 2], 8, "float32", "shared", True),     # half a vector of small layers
+    ([2, 16, 16, 2], 7, "float32", "shared", False),
+    ([2, 16, 16, 2], 4, "float64", "per_model", True),
+    ([64, 64, 10], 16, "float32", "shared", True),      # the first layer goes to BLAS
+    ([64, 64, 10], 8, "float32", "shared", False),      # ... which wants a whole vector
+    ([2, 64, 64, 3], 16, "float32", "per_model", True),  # 64 x 64 in lanes ...
+    ([2, 64, 64, 3], 8, "float32", "per_model", False),   # ... for a whole vector
+    ([2, 64, 64, 3], 8, "float64", "per_model", False),   # ... in float32 only
+    ([64, 128, 10], 16, "float32", "per_model", False),
+    ([64, 128, 128, 10], 256, "float32", "shared", False),
+])
+def test_auto_trains_in_lanes_where_they_pay(sizes, n_models, dtype, streams, lanes):
+    assert ir.ensemble.lanes_pay(sizes, n_models, dtype, streams) is lanes

@@ -269,6 +269,26 @@ def test_weight_decay_refuses_bad_grids_before_training(kwargs, match):
         ex.weight_decay(**kwargs)
 
 
+@pytest.mark.parametrize("sizes, n, workers, dtype, lengths", [
+    # small layers: half a vector (8 float32 models) pays, every worker a part
+    ([2, 16, 2], 18, 2, "float32", [9, 9]),
+    ([2, 16, 2], 10, 4, "float32", [10]),       # one part beats ten runs on four workers
+    ([2, 16, 2], 600, 2, "float32", [200, 200, 200]),  # up to max_models = 256 each
+    ([2, 16, 2], 7, 1, "float32", [1] * 7),
+    ([2, 16, 2], 6, 1, "float64", [6]),
+    # 64 x 64 layers pay from a whole vector, and only where the parts fill the workers
+    ([2, 64, 64, 3], 40, 2, "float32", [20, 20]),
+    ([2, 64, 64, 3], 18, 2, "float32", [1] * 18),
+    ([2, 64, 64, 3], 18, 1, "float32", [18]),
+    ([2, 128, 128, 3], 64, 2, "float32", [1] * 64),  # never in lanes
+])
+def test_runs_train_together_where_the_lanes_pay_and_the_workers_stay_busy(
+        sizes, n, workers, dtype, lengths):
+    parts = ex._sweep.lane_parts(range(n), sizes, dtype, workers, max_models=256)
+    assert [len(p) for p in parts] == lengths
+    assert sorted(i for p in parts for i in p) == list(range(n))
+
+
 def test_sweep_training_gives_the_records_of_one_run_at_a_time():
     # 2-16-2 models: small enough for the lanes, so the 16 runs train together
     data = ex.load_dataset("moons", seed=0)

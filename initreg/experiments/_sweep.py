@@ -217,6 +217,31 @@ def _record(task, result, error):
     return record
 
 
+def lane_parts(members, sizes, dtype, workers, max_models):
+    """The tasks of a group of runs that differ only in per-model settings:
+    lists of ``members``, each trained as one :class:`~initreg.Ensemble`.
+
+    Parts of at least :func:`~initreg.ensemble.lanes_least_models` models
+    (each its own sample order), as many as there are workers and up to
+    ``max_models`` each.  Where such parts cannot keep every worker busy,
+    they are made only for networks whose lanes pay from half a vector on:
+    there the lanes gain more than the idle workers lose; otherwise, and
+    where the lanes never pay, each run is a task of its own.
+    """
+    from initreg._core import _ensemble
+    from initreg.ensemble import lanes_least_models
+
+    members = list(members)
+    least = lanes_least_models(sizes, dtype, "per_model")
+    whole_vector = _ensemble.LANE_BYTES // np.dtype(dtype).itemsize
+    if least is None or len(members) < least or (
+            len(members) // least < workers and least == whole_vector):
+        return [[i] for i in members]
+    n = max(-(-len(members) // max_models), min(workers, len(members) // least))
+    size = -(-len(members) // n)
+    return [members[j:j + size] for j in range(0, len(members), size)]
+
+
 def sweep_training(spec, finish, grid, *, data, seeds=(0,), executor=None, max_workers=None,
                    progress=False, max_models=256):
     """A sweep whose runs each train one model: ``spec(**config, seed=seed)``
@@ -227,11 +252,11 @@ def sweep_training(spec, finish, grid, *, data, seeds=(0,), executor=None, max_w
     with :func:`train_model` and calls ``finish``.  Runs that differ only in
     their initializer, seed or optimizer settings, and whose models
     :class:`~initreg.Ensemble` would train in lanes, go together -- up to
-    ``max_models``, in as many parts as there are workers -- and each part
-    is one task: one compiled call per epoch for all its models (on a Dask
-    cluster, one task per part).  The others are a task each.
+    ``max_models``, in as many parts as there are workers where the lanes
+    still pay in each -- and each part is one task: one compiled call per
+    epoch for all its models (on a Dask cluster, one task per part).  The
+    others are a task each.
     """
-    from initreg.ensemble import lanes_pay
     from initreg.experiments._common import train_models
 
     configs = grid_configs(grid)
@@ -245,12 +270,7 @@ def sweep_training(spec, finish, grid, *, data, seeds=(0,), executor=None, max_w
     parts = []
     for members in groups.values():
         s = specs[members[0]]
-        if not lanes_pay(s.sizes, len(members), s.dtype):
-            parts += [[i] for i in members]
-            continue
-        n = max(-(-len(members) // max_models), min(workers, len(members) // 16) or 1)
-        size = -(-len(members) // n)
-        parts += [members[j:j + size] for j in range(0, len(members), size)]
+        parts += lane_parts(members, s.sizes, s.dtype, workers, max_models)
 
     def run_part(part, seed):
         trained = train_models(data, [specs[i] for i in part])
