@@ -37,13 +37,13 @@ __all__ = ["Ensemble", "ENGINES", "lanes_pay"]
 #: compiled call per model), or "auto" (lanes where they are faster).
 ENGINES = ("auto", "lanes", "sequential")
 
-#: "auto" trains in lanes when no layer that the lanes' own kernel computes
-#: has more weights than this (per model, by dtype); above it a model's
-#: matrix products are large enough for BLAS to run near peak one model at a
-#: time (docs/performance.md, "Many models at once").
+#: "auto" trains in lanes when no layer has more weights than this (per
+#: model, by dtype); above it a model's matrix products are large enough for
+#: BLAS to run near peak one model at a time (docs/performance.md, "Many
+#: models at once").
 LANES_MAX_LAYER = {"float32": 64 * 64, "float64": 32 * 32}
-#: Up to this many weights in every layer of the lanes' own kernel, half a
-#: vector of models is enough for the lanes to pay.
+#: Up to this many weights in every layer, half-filled vectors of models are
+#: enough for the lanes to pay (see :func:`lanes_pay`).
 LANES_HALF_VECTOR_LAYER = 32 * 32
 
 _COL = {name: i for i, name in enumerate(_ensemble.HYPER_COLUMNS)}
@@ -230,8 +230,7 @@ class Ensemble:
         seeds = self._seeds(seed, streams)
         if engine == "auto":
             m = models[0]
-            engine = "lanes" if lanes_pay(m.layer_sizes, len(models), m.dtype, streams) \
-                else "sequential"
+            engine = "lanes" if lanes_pay(m.layer_sizes, len(models), m.dtype) else "sequential"
         histories = [History() for _ in models]
         if plan.validation is not None:
             for h in histories:
@@ -306,18 +305,15 @@ class Ensemble:
         return [m.seed for m in models]
 
 
-def lanes_pay(layer_sizes, n_models, dtype, streams="shared"):
+def lanes_pay(layer_sizes, n_models, dtype):
     """Whether ``engine="auto"`` trains these models in lanes.
 
-    In lanes, a first layer of 16 inputs or more that every model reads
-    from one shared stream of samples is one BLAS product over the models'
-    weights side by side; the lanes' own kernel computes every other layer.
-    Lanes pay when none of those has more weights than
-    :data:`LANES_MAX_LAYER` allows for the dtype and the models fill half a
-    vector of lanes (8 float32 models, 4 float64) -- or a whole vector when
-    the first layer goes to BLAS or a layer has more than
-    :data:`LANES_HALF_VECTOR_LAYER` weights: the lanes gain less there, and
-    an empty lane costs as much as a model.
+    Lanes pay when no layer has more weights than ``LANES_MAX_LAYER``
+    allows for the dtype (64 x 64 in float32, 32 x 32 in float64) and the
+    models fill enough of the vectors of lanes they take -- an empty lane
+    costs as much as a model: half of them where every layer has at most
+    ``LANES_HALF_VECTOR_LAYER`` weights (32 x 32), all of them otherwise
+    (the lanes gain less there).
 
     Parameters
     ----------
@@ -327,29 +323,32 @@ def lanes_pay(layer_sizes, n_models, dtype, streams="shared"):
         How many models train together.
     dtype : dtype
         float32 or float64.
-    streams : {"shared", "per_model"}
-        As :meth:`Ensemble.fit`'s.
 
     Returns
     -------
     bool
     """
-    least = lanes_least_models(layer_sizes, dtype, streams)
-    return least is not None and n_models >= least
+    fill = _lanes_fill(layer_sizes, dtype)
+    lanes = _ensemble.lanes_for(n_models, np.dtype(dtype) == np.float64)
+    return fill is not None and n_models >= fill * lanes
 
 
-def lanes_least_models(layer_sizes, dtype, streams="shared"):
-    """The fewest models :func:`lanes_pay` trains in lanes: half a vector,
-    a whole one, or None where the lanes never pay."""
-    dtype = np.dtype(dtype)
-    vector = _ensemble.LANE_BYTES // dtype.itemsize
+def lanes_least_models(layer_sizes, dtype):
+    """The fewest models :func:`lanes_pay` trains in lanes (half a vector
+    or a whole one), or None where the lanes never pay."""
+    fill = _lanes_fill(layer_sizes, dtype)
+    vector = _ensemble.LANE_BYTES // np.dtype(dtype).itemsize
+    return None if fill is None else int(fill * vector)
+
+
+def _lanes_fill(layer_sizes, dtype):
+    """The share of their lanes the models must fill for the lanes to pay,
+    or None where they never do."""
     sizes = list(layer_sizes)
-    blas_first = streams == "shared" and sizes[0] >= _ensemble.BLAS_INPUTS
-    own = list(zip(sizes, sizes[1:]))[1 if blas_first else 0:]
-    if any(a * b > LANES_MAX_LAYER[dtype.name] for a, b in own):
+    weights = max(a * b for a, b in zip(sizes, sizes[1:]))
+    if weights > LANES_MAX_LAYER[np.dtype(dtype).name]:
         return None
-    tiny = not blas_first and all(a * b <= LANES_HALF_VECTOR_LAYER for a, b in own)
-    return vector // 2 if tiny else vector
+    return 0.5 if weights <= LANES_HALF_VECTOR_LAYER else 1.0
 
 
 def _architecture(m):

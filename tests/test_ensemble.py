@@ -117,24 +117,28 @@ def test_one_shared_stream_is_mlp_fit_with_that_seed(data):
 
 @pytest.mark.parametrize("streams", ["shared", "per_model"])
 @pytest.mark.parametrize("sizes, n, batch", [
-    # every remainder of the kernel's 4 x 4 register tiles: rows of 16 and
-    # 10, fan-ins and fan-outs of 20, 7, 5 and 3
-    ([20, 7, 5, 3], 90, 16),
+    # every remainder of the kernel's 4 x 4 register tiles, in the rows (16
+    # and 10), the fan-ins (20, 7, 5, 6) and the fan-outs (7, 5, 6, 3)
+    ([20, 7, 5, 6, 3], 90, 16),
+    # the first layer's inputs broadcast to the lanes (fewer than 16, shared)
+    ([6, 7, 5, 3], 90, 16),
     # a first layer of 128 shared inputs and 256 rows: BLAS in slices of
-    # columns, the last one short, and a last batch of 44 rows
+    # columns, and a last batch of 44 rows
     ([128, 7, 5, 3], 300, 256),
 ])
 def test_every_shape_of_the_lanes_products_is_mlp_fit(sizes, n, batch, streams):
-    # per_model: each model its own copy of the rows (in one order, seed 3)
+    # per_model: each model reads the rows in its own order (its own copy
+    # of the inputs in the lanes)
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((n, sizes[0])), rng.integers(0, 3, n)
+    seeds = [3] * 10 if streams == "shared" else list(range(10))
     opts = lambda: [ir.SGD(lr=0.05, momentum=0.9) for _ in range(10)]  # noqa: E731
     ens = ir.Ensemble(sizes, range(10), dtype="float64")  # a block and a part
-    ens.fit(X, y, epochs=5, batch_size=batch, optimizer=opts(), engine="lanes", seed=3,
+    ens.fit(X, y, epochs=5, batch_size=batch, optimizer=opts(), engine="lanes", seed=seeds,
             streams=streams)
     for k, (m, opt) in enumerate(zip(ens, opts())):
         r = ir.MLP(sizes, dtype="float64", seed=k)
-        r.fit(X, y, epochs=5, batch_size=batch, optimizer=opt, seed=3)
+        r.fit(X, y, epochs=5, batch_size=batch, optimizer=opt, seed=seeds[k])
         np.testing.assert_allclose(m.parameters, r.parameters, rtol=0,
                                    atol=1e-12 * np.abs(r.parameters).max(),
                                    err_msg=f"model {k}")
@@ -297,17 +301,28 @@ def test_ctrl_c_puts_every_model_back_where_the_epoch_began(data):
             m.history_.n_epochs * -(-len(y) // 32)
 
 
-@pytest.mark.parametrize("sizes, n_models, dtype, streams, lanes", [
-    ([2, 16, 16, 2], 8, "float32", "shared", True),     # half a vector of small layers
-    ([2, 16, 16, 2], 7, "float32", "shared", False),
-    ([2, 16, 16, 2], 4, "float64", "per_model", True),
-    ([64, 64, 10], 16, "float32", "shared", True),      # the first layer goes to BLAS
-    ([64, 64, 10], 8, "float32", "shared", False),      # ... which wants a whole vector
-    ([2, 64, 64, 3], 16, "float32", "per_model", True),  # 64 x 64 in lanes ...
-    ([2, 64, 64, 3], 8, "float32", "per_model", False),   # ... for a whole vector
-    ([2, 64, 64, 3], 8, "float64", "per_model", False),   # ... in float32 only
-    ([64, 128, 10], 16, "float32", "per_model", False),
-    ([64, 128, 128, 10], 256, "float32", "shared", False),
+@pytest.mark.parametrize("sizes, n_models, dtype, lanes", [
+    # layers up to 32 x 32: vectors half filled pay
+    ([2, 16, 16, 2], 8, "float32", True),
+    ([2, 16, 16, 2], 7, "float32", False),
+    ([2, 16, 16, 2], 17, "float32", True),   # 17 of 32 lanes
+    ([20, 16, 2], 8, "float32", True),
+    ([2, 32, 32, 2], 4, "float64", True),
+    ([2, 33, 32, 2], 16, "float64", False),  # over 32 x 32 in float64
+    # up to 64 x 64 in float32: full vectors
+    ([2, 33, 32, 2], 16, "float32", True),
+    ([2, 33, 32, 2], 15, "float32", False),
+    ([2, 64, 64, 3], 32, "float32", True),
+    ([2, 64, 64, 3], 17, "float32", False),  # 17 of 32 lanes
+    ([2, 64, 65, 3], 16, "float32", False),
+    ([64, 64, 10], 16, "float32", True),
+    ([784, 32, 10], 16, "float32", False),
+    ([64, 128, 128, 10], 256, "float32", False),
 ])
-def test_auto_trains_in_lanes_where_they_pay(sizes, n_models, dtype, streams, lanes):
-    assert ir.ensemble.lanes_pay(sizes, n_models, dtype, streams) is lanes
+def test_auto_trains_in_lanes_where_they_pay(sizes, n_models, dtype, lanes):
+    assert ir.ensemble.lanes_pay(sizes, n_models, dtype) is lanes
+    if n_models in (8, 16, 32):  # and fit with engine="auto" goes that way
+        ens = ir.Ensemble(sizes, range(n_models), dtype=dtype)
+        X = np.random.default_rng(0).standard_normal((8, sizes[0]))
+        ens.fit(X, np.arange(8) % sizes[-1], epochs=1, batch_size=8)
+        assert (ens._engine is not None) is lanes  # only the lanes build it

@@ -270,16 +270,20 @@ def test_weight_decay_refuses_bad_grids_before_training(kwargs, match):
 
 
 @pytest.mark.parametrize("sizes, n, workers, dtype, lengths", [
-    # small layers: half a vector (8 float32 models) pays, every worker a part
+    # small layers: half-filled vectors (8 of 16 float32 lanes) pay, a part per worker
     ([2, 16, 2], 18, 2, "float32", [9, 9]),
+    ([2, 16, 2], 25, 3, "float32", [8, 8, 9]),
     ([2, 16, 2], 10, 4, "float32", [10]),       # one part beats ten runs on four workers
     ([2, 16, 2], 600, 2, "float32", [200, 200, 200]),  # up to max_models = 256 each
     ([2, 16, 2], 7, 1, "float32", [1] * 7),
     ([2, 16, 2], 6, 1, "float64", [6]),
-    # 64 x 64 layers pay from a whole vector, and only where the parts fill the workers
-    ([2, 64, 64, 3], 40, 2, "float32", [20, 20]),
+    ([2, 16, 2], 22, 5, "float64", [4, 4, 5, 4, 5]),  # none under half a vector (4)
+    # 64 x 64 layers want vectors three quarters full, and parts that fill the workers
+    ([2, 64, 64, 3], 64, 2, "float32", [32, 32]),
+    ([2, 64, 64, 3], 48, 3, "float32", [16, 16, 16]),
+    ([2, 64, 64, 3], 40, 2, "float32", [1] * 40),  # 20 models in 32 lanes
     ([2, 64, 64, 3], 18, 2, "float32", [1] * 18),
-    ([2, 64, 64, 3], 18, 1, "float32", [18]),
+    ([2, 64, 64, 3], 16, 1, "float32", [16]),
     ([2, 128, 128, 3], 64, 2, "float32", [1] * 64),  # never in lanes
 ])
 def test_runs_train_together_where_the_lanes_pay_and_the_workers_stay_busy(

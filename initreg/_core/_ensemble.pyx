@@ -120,11 +120,11 @@ cdef struct EOpt:
 
 
 # The first layer's products go to BLAS, over the block's weights side by
-# side ((n_in, fan_out x L): one GEMM for L models), from this many inputs
+# side ((n_in, fan_out x L): L models in one product), from this many inputs
 # shared by the models; below it, the lanes' own kernel is faster.
 cdef int BLAS_MIN_INPUTS = 16
 #: The inputs from which the first layer's products go to BLAS, when the
-#: models share one stream of samples.
+#: models share one order of the samples.
 BLAS_INPUTS = BLAS_MIN_INPUTS
 # ... in slices of columns of at most this many multiply-adds each: OpenBLAS
 # runs products this small without packing its operands, which costs more
@@ -134,8 +134,10 @@ cdef Py_ssize_t BLAS_SLICE = 1 << 19
 
 cdef inline Py_ssize_t blas_columns(Py_ssize_t rows, Py_ssize_t inner,
                                     Py_ssize_t columns) noexcept nogil:
-    """The columns of one slice of the first layer's product."""
-    return min(columns, max(16, BLAS_SLICE // max(rows * inner, 1)))
+    """The columns of one slice of the first layer's product: a multiple of
+    16 within BLAS_SLICE, or all of them where 16 are more (packing pays)."""
+    cdef Py_ssize_t step = BLAS_SLICE // max(rows * inner, 1) // 16 * 16
+    return columns if step == 0 else min(columns, step)
 
 
 cdef struct Totals:

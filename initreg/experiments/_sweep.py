@@ -221,25 +221,29 @@ def lane_parts(members, sizes, dtype, workers, max_models):
     """The tasks of a group of runs that differ only in per-model settings:
     lists of ``members``, each trained as one :class:`~initreg.Ensemble`.
 
-    Parts of at least :func:`~initreg.ensemble.lanes_least_models` models
-    (each its own sample order), as many as there are workers and up to
-    ``max_models`` each.  Where such parts cannot keep every worker busy,
-    they are made only for networks whose lanes pay from half a vector on:
-    there the lanes gain more than the idle workers lose; otherwise, and
-    where the lanes never pay, each run is a task of its own.
+    As many parts as there are workers, of sizes that differ by one at most,
+    up to ``max_models`` each and each one that the lanes pay for.  Where
+    such parts cannot keep every worker busy, fewer are made only for
+    networks whose lanes pay from half-filled vectors: there the lanes gain
+    more than the idle workers lose.  Otherwise, and where the lanes never
+    pay, each run is a task of its own.
     """
     from initreg._core import _ensemble
-    from initreg.ensemble import lanes_least_models
+    from initreg.ensemble import lanes_least_models, lanes_pay
 
     members = list(members)
-    least = lanes_least_models(sizes, dtype, "per_model")
-    whole_vector = _ensemble.LANE_BYTES // np.dtype(dtype).itemsize
-    if least is None or len(members) < least or (
-            len(members) // least < workers and least == whole_vector):
+    least = lanes_least_models(sizes, dtype)
+    if least is None or len(members) < least:
         return [[i] for i in members]
     n = max(-(-len(members) // max_models), min(workers, len(members) // least))
-    size = -(-len(members) // n)
-    return [members[j:j + size] for j in range(0, len(members), size)]
+    half_filled = 2 * least <= _ensemble.LANE_BYTES // np.dtype(dtype).itemsize
+    # parts differing by one at most: len // n models, or one more
+    if n < workers and not half_filled or not all(
+            lanes_pay(sizes, size, dtype)
+            for size in {len(members) // n, -(-len(members) // n)}):
+        return [[i] for i in members]
+    bounds = [len(members) * p // n for p in range(n + 1)]
+    return [members[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def sweep_training(spec, finish, grid, *, data, seeds=(0,), executor=None, max_workers=None,
