@@ -123,9 +123,6 @@ cdef struct EOpt:
 # side ((n_in, fan_out x L): L models in one product), from this many inputs
 # shared by the models; below it, the lanes' own kernel is faster.
 cdef int BLAS_MIN_INPUTS = 16
-#: The inputs from which the first layer's products go to BLAS, when the
-#: models share one order of the samples.
-BLAS_INPUTS = BLAS_MIN_INPUTS
 # ... in slices of columns of at most this many multiply-adds each: OpenBLAS
 # runs products this small without packing its operands, which costs more
 # than it saves when the batch has a few dozen rows.
