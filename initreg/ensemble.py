@@ -328,22 +328,14 @@ def lanes_pay(layer_sizes, n_models, dtype):
     -------
     bool
     """
-    fill = _lanes_fill(layer_sizes, dtype)
+    fill = lanes_fill(layer_sizes, dtype)
     lanes = _ensemble.lanes_for(n_models, np.dtype(dtype) == np.float64)
     return fill is not None and n_models >= fill * lanes
 
 
-def lanes_least_models(layer_sizes, dtype):
-    """The fewest models :func:`lanes_pay` trains in lanes (half a vector
-    or a whole one), or None where the lanes never pay."""
-    fill = _lanes_fill(layer_sizes, dtype)
-    vector = _ensemble.LANE_BYTES // np.dtype(dtype).itemsize
-    return None if fill is None else int(fill * vector)
-
-
-def _lanes_fill(layer_sizes, dtype):
-    """The share of their lanes the models must fill for the lanes to pay,
-    or None where they never do."""
+def lanes_fill(layer_sizes, dtype):
+    """The share of their lanes the models must fill for :func:`lanes_pay`
+    (0.5 or 1), or None where the lanes never pay."""
     sizes = list(layer_sizes)
     weights = max(a * b for a, b in zip(sizes, sizes[1:]))
     if weights > LANES_MAX_LAYER[np.dtype(dtype).name]:

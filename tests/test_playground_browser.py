@@ -48,7 +48,7 @@ def browser(tmp_path_factory):
 @pytest.fixture
 def page(browser, server):
     browser.get(server)
-    wait_for(browser, "return typeof playground !== 'undefined' && playground.frames > 0")
+    wait_for(browser, "return playground.frames > 0")
     yield browser
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors  # no script error, no failed load, on any page

@@ -35,7 +35,7 @@ from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 import numpy as np
 
 from initreg._core cimport _csrc as k
-from initreg._core._blas cimport NoTrans, Trans, gemm
+from initreg._core._blas cimport BLAS_Trans, NoTrans, Trans, gemm
 from initreg._core._buffer cimport buffer_address
 from initreg._core._network import aligned_zeros
 
@@ -129,12 +129,20 @@ cdef int BLAS_MIN_INPUTS = 16
 cdef Py_ssize_t BLAS_SLICE = 1 << 19
 
 
-cdef inline Py_ssize_t blas_columns(Py_ssize_t rows, Py_ssize_t inner,
-                                    Py_ssize_t columns) noexcept nogil:
-    """The columns of one slice of the first layer's product: a multiple of
-    16 within BLAS_SLICE, or all of them where 16 are more (packing pays)."""
-    cdef Py_ssize_t step = BLAS_SLICE // max(rows * inner, 1) // 16 * 16
-    return columns if step == 0 else min(columns, step)
+cdef inline void sliced_gemm(BLAS_Trans ta, Py_ssize_t m, Py_ssize_t n, Py_ssize_t inner,
+                             const floating *a, Py_ssize_t lda, const floating *b,
+                             floating *c) noexcept nogil:
+    """c = op(a) b, c (m, n) and b (inner, n) row-major with row stride n,
+    in slices of columns: a multiple of 16 within BLAS_SLICE, or all of them
+    where 16 are more (packing then pays)."""
+    cdef Py_ssize_t step = BLAS_SLICE // max(m * inner, 1) // 16 * 16
+    cdef Py_ssize_t j = 0
+    if step == 0:
+        step = n
+    while j < n:
+        gemm(ta, NoTrans, m, min(step, n - j), inner, <floating> 1, a, lda, b + j, n,
+             <floating> 0, c + j, n)
+        j += step
 
 
 cdef struct Totals:
@@ -190,7 +198,6 @@ cdef void forward(Ens *e, floating *P, int rows) noexcept nogil:
     cdef const floating *inp = <const floating *> e.x
     cdef Py_ssize_t K = e.K
     cdef ELayer *L
-    cdef Py_ssize_t n, j, step
     cdef int l
     for l in range(e.n_layers):
         L = &e.layers[l]
@@ -199,13 +206,8 @@ cdef void forward(Ens *e, floating *P, int rows) noexcept nogil:
                 k.lane_gemm(rows, L.fan_out, L.fan_in, K, inp, L.fan_in * K, K, 1,
                             P + L.w_off, L.fan_out * K, K, A + L.out_off, L.fan_out * K, K)
             elif L.fan_in >= BLAS_MIN_INPUTS:
-                n = L.fan_out * K
-                step = blas_columns(rows, L.fan_in, n)
-                j = 0
-                while j < n:
-                    gemm(NoTrans, NoTrans, rows, min(step, n - j), L.fan_in, <floating> 1, inp,
-                         L.fan_in, P + L.w_off + j, n, <floating> 0, A + L.out_off + j, n)
-                    j += step
+                sliced_gemm(NoTrans, rows, L.fan_out * K, L.fan_in, inp, L.fan_in, P + L.w_off,
+                            A + L.out_off)
             else:
                 k.lane_gemm(rows, L.fan_out, L.fan_in, K, inp, L.fan_in, 1, 0,
                             P + L.w_off, L.fan_out * K, K, A + L.out_off, L.fan_out * K, K)
@@ -330,7 +332,6 @@ cdef void backward(Ens *e, floating *P, int rows, EOpt *o) noexcept nogil:
     cdef Py_ssize_t K = e.K
     cdef ELayer *L
     cdef ELayer *below
-    cdef Py_ssize_t n, j, step
     cdef int l
     for l in range(e.n_layers - 1, -1, -1):
         L = &e.layers[l]
@@ -339,13 +340,8 @@ cdef void backward(Ens *e, floating *P, int rows, EOpt *o) noexcept nogil:
                 k.lane_gemm(L.fan_in, L.fan_out, rows, K, x, K, L.fan_in * K, 1,
                             D + L.out_off, L.fan_out * K, K, G + L.w_off, L.fan_out * K, K)
             elif L.fan_in >= BLAS_MIN_INPUTS:
-                n = L.fan_out * K
-                step = blas_columns(rows, L.fan_in, n)
-                j = 0
-                while j < n:
-                    gemm(Trans, NoTrans, L.fan_in, min(step, n - j), rows, <floating> 1, x,
-                         L.fan_in, D + L.out_off + j, n, <floating> 0, G + L.w_off + j, n)
-                    j += step
+                sliced_gemm(Trans, L.fan_in, L.fan_out * K, rows, x, L.fan_in, D + L.out_off,
+                            G + L.w_off)
             else:
                 k.lane_gemm(L.fan_in, L.fan_out, rows, K, x, 1, L.fan_in, 0,
                             D + L.out_off, L.fan_out * K, K, G + L.w_off, L.fan_out * K, K)

@@ -229,16 +229,17 @@ def lane_parts(members, sizes, dtype, workers, max_models):
     pay, each run is a task of its own.
     """
     from initreg._core import _ensemble
-    from initreg.ensemble import lanes_least_models, lanes_pay
+    from initreg.ensemble import lanes_fill, lanes_pay
 
     members = list(members)
-    least = lanes_least_models(sizes, dtype)
-    if least is None or len(members) < least:
+    fill = lanes_fill(sizes, dtype)
+    vector = _ensemble.LANE_BYTES // np.dtype(dtype).itemsize
+    if fill is None or len(members) < fill * vector:
         return [[i] for i in members]
+    least = int(fill * vector)
     n = max(-(-len(members) // max_models), min(workers, len(members) // least))
-    half_filled = 2 * least <= _ensemble.LANE_BYTES // np.dtype(dtype).itemsize
     # parts differing by one at most: len // n models, or one more
-    if n < workers and not half_filled or not all(
+    if n < workers and fill == 1 or not all(
             lanes_pay(sizes, size, dtype)
             for size in {len(members) // n, -(-len(members) // n)}):
         return [[i] for i in members]
